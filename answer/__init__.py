@@ -1,0 +1,1 @@
+"""Placeholder for the answer stage (built by a later issue)."""

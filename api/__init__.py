@@ -1,0 +1,1 @@
+"""The doors: settings, CLI, HTTP app, wiring of the stages."""

@@ -1,0 +1,326 @@
+"""The `cited` command: ingest, docs, search, reindex, config, serve.
+
+Exit codes: 0 success; 1 failure (for `ingest`: some files failed, the rest were ingested);
+2 usage or configuration error. Errors print one line naming the problem and the fix,
+never a traceback (set CITED_LOG_LEVEL=debug to see one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from ingest import offline
+
+log = logging.getLogger("cited")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(_jsonable(value), indent=2, ensure_ascii=False))
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Parsers log every oddity of every file; the per-file outcome is what matters.
+    for noisy in (
+        "pypdf",
+        "pdfminer",
+        "unstructured",
+        "httpx",
+        "sentence_transformers",
+        "transformers",
+    ):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+class Context:
+    """Settings, built once per invocation; stages are built from them on demand."""
+
+    def __init__(self) -> None:
+        from api.settings import Settings
+
+        try:
+            self.settings = Settings()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"CITED_{'_'.join(str(p) for p in e['loc']).upper() or '?'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise click.UsageError(f"bad setting: {problems}") from None
+        _configure_logging(self.settings.log_level)
+
+
+@contextmanager
+def cited_errors() -> Iterator[None]:
+    """Turn CitedError into a one-line message and its exit code."""
+    from index.errors import CitedError
+
+    try:
+        yield
+    except CitedError as exc:
+        if log.isEnabledFor(logging.DEBUG):
+            log.exception("command failed")
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """cited: answers from your documents, every sentence backed by an exact quote."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--collection", "-c", default=None, help="Collection to ingest into [CITED_COLLECTION]."
+)
+@click.option("--prune", is_flag=True, help="Remove documents under PATHS whose files are gone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the store already has documents.")
+@pass_context
+def ingest(
+    ctx: Context,
+    paths: tuple[Path, ...],
+    collection: str | None,
+    prune: bool,
+    as_json: bool,
+    if_empty: bool,
+) -> None:
+    """Ingest files and folders (recursively) into a collection.
+
+    Unchanged files are skipped by content hash; changed files replace their old version.
+    Exits 0 when every file was ingested or unchanged, 1 when some failed.
+    """
+    from api import wiring
+    from index import WriterLock
+    from ingest.progress import for_stream
+
+    settings = ctx.settings
+    with cited_errors():
+        store = wiring.open_store(settings)
+        if if_empty and (count := store.count_documents()):
+            click.echo(f"the store already has {count} documents; nothing ingested (--if-empty)")
+            return
+        with WriterLock(settings.data_dir):
+            kb = wiring.knowledge_base(settings, store)
+            progress = for_stream(sys.stderr)
+            runner = wiring.ingestor(settings, kb, wiring.embedder(settings), progress)
+            report = runner.run(list(paths), collection or settings.collection, prune=prune)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(report.summary())
+    sys.exit(report.exit_code)
+
+
+@cli.group()
+def docs() -> None:
+    """List, show, print and remove documents."""
+
+
+@docs.command("list")
+@click.option("--collection", "-c", default=None, help="Only this collection.")
+@click.option("--limit", default=1000, show_default=True)
+@click.option("--offset", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def docs_list(ctx: Context, collection: str | None, limit: int, offset: int, as_json: bool) -> None:
+    """List documents: id, collection, chunks, title, source."""
+    from api import wiring
+
+    with cited_errors():
+        documents = wiring.open_store(ctx.settings).list_documents(collection, limit, offset)
+    if as_json:
+        emit_json(documents)
+        return
+    for doc in documents:
+        click.echo(
+            f"{doc.id}  {doc.collection:<12} {doc.n_chunks:>5} chunks  {doc.title[:50]:<50}  {doc.source}"
+        )
+    if not documents:
+        click.echo("no documents; add some with `cited ingest PATH`", err=True)
+
+
+@docs.command("show")
+@click.argument("document_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def docs_show(ctx: Context, document_id: str, as_json: bool) -> None:
+    """Show one document's metadata and chunks."""
+    from api import wiring
+
+    with cited_errors():
+        store = wiring.open_store(ctx.settings)
+        doc = store.get_document(document_id)
+        chunks = store.document_chunks(document_id)
+    if as_json:
+        emit_json({**_jsonable(doc), "chunks": _jsonable(chunks)})
+        return
+    for key, value in _jsonable(doc).items():
+        click.echo(f"{key:>13}: {value}")
+    for chunk in chunks:
+        where = f"p. {chunk.page}" if chunk.page else ""
+        click.echo(
+            f"  #{chunk.ordinal} [{chunk.start}:{chunk.end}] {chunk.n_tokens} tokens {where} "
+            f"{(chunk.section or '')[:40]}"
+        )
+
+
+@docs.command("text")
+@click.argument("document_id")
+@pass_context
+def docs_text(ctx: Context, document_id: str) -> None:
+    """Print the stored extracted text exactly (chunk offsets refer to it)."""
+    from api import wiring
+
+    with cited_errors():
+        text = wiring.open_store(ctx.settings).document_text(document_id)
+    sys.stdout.write(text)
+
+
+@docs.command("rm")
+@click.argument("document_ids", nargs=-1, required=True)
+@pass_context
+def docs_rm(ctx: Context, document_ids: tuple[str, ...]) -> None:
+    """Remove documents from the store, the vector index and the lexical index."""
+    from api import wiring
+    from index import WriterLock
+
+    settings = ctx.settings
+    with cited_errors(), WriterLock(settings.data_dir):
+        kb = wiring.knowledge_base(settings, wiring.open_store(settings))
+        removed = kb.delete(list(document_ids))
+        kb.flush()
+    click.echo(f"removed {len(document_ids)} documents ({len(removed)} chunks)")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--top-k", "-k", default=5, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--collection", "-c", default=None, help="Only this collection.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def search(ctx: Context, query: str, top_k: int, collection: str | None, as_json: bool) -> None:
+    """The passages most similar to QUERY (dense similarity)."""
+    from api import wiring
+
+    settings = ctx.settings
+    with cited_errors():
+        kb = wiring.knowledge_base(settings, wiring.open_store(settings))
+        kb.check_model()
+        hits = kb.search(wiring.embedder(settings).embed_query(query), top_k, collection)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "score": round(h.score, 4),
+                    "chunk_id": h.chunk.id,
+                    "document_id": h.document.id,
+                    "title": h.document.title,
+                    "source": h.document.source,
+                    "page": h.chunk.page,
+                    "start": h.chunk.start,
+                    "end": h.chunk.end,
+                    "text": h.chunk.text,
+                }
+                for h in hits
+            ]
+        )
+        return
+    if not hits:
+        click.echo("no passages found", err=True)
+    for rank, hit in enumerate(hits, 1):
+        page = f", p. {hit.chunk.page}" if hit.chunk.page else ""
+        click.echo(f"{rank}. [{hit.score:.3f}] {hit.document.title} ({hit.document.source}{page})")
+        excerpt = " ".join(hit.chunk.text.split())
+        click.echo(f"   {excerpt[:300]}{'...' if len(excerpt) > 300 else ''}")
+
+
+@cli.command()
+@click.option("--reembed", is_flag=True, help="Re-embed every chunk with the configured model.")
+@pass_context
+def reindex(ctx: Context, reembed: bool) -> None:
+    """Rebuild the vector index from the SQL store (no re-embedding unless --reembed)."""
+    from api import wiring
+    from index import WriterLock
+
+    settings = ctx.settings
+    with cited_errors(), WriterLock(settings.data_dir):
+        store = wiring.open_store(settings)
+        kb = wiring.knowledge_base(settings, store)
+        if reembed:
+            model = wiring.embedder(settings)
+            total = 0
+            for ids, texts in store.iter_chunk_texts():
+                store.replace_embeddings(ids, model.embed_documents(texts))
+                total += len(ids)
+            store.set_model(settings.embedding_model, model.dimension)
+            click.echo(f"re-embedded {total} chunks with {settings.embedding_model}")
+        count = kb.rebuild()
+    click.echo(f"vector index rebuilt: {count} vectors")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def config(ctx: Context, as_json: bool) -> None:
+    """Print the effective settings (secrets masked)."""
+    shown = ctx.settings.public()
+    if as_json:
+        emit_json(shown)
+        return
+    for key, value in shown.items():
+        click.echo(f"CITED_{key.upper()}={value}")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Bind address [CITED_HOST].")
+@click.option("--port", default=None, type=int, help="Port [CITED_PORT].")
+@pass_context
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Serve the chat page and the API."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = ctx.settings
+    with cited_errors():
+        app = create_app(settings)
+    uvicorn.run(
+        app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level
+    )
+
+
+def main() -> None:
+    offline.set_environment()
+    cli()

@@ -1,0 +1,43 @@
+"""The knowledge base: SQL store (source of truth), embedder, FAISS vectors, lexical index."""
+
+from index.embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, Tokenizer
+from index.errors import (
+    CitedError,
+    ConfigError,
+    ConflictError,
+    ModelMismatchError,
+    NotFoundError,
+    ParseError,
+    StoreError,
+    WriterLockedError,
+)
+from index.knowledge import KnowledgeBase, Repair
+from index.lock import WriterLock
+from index.store import Store, WriteResult
+from index.types import Chunk, Document, IndexState, NewChunk, NewDocument, ScoredChunk
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Chunk",
+    "CitedError",
+    "ConfigError",
+    "ConflictError",
+    "Document",
+    "Embedder",
+    "IndexState",
+    "KnowledgeBase",
+    "ModelMismatchError",
+    "NewChunk",
+    "NewDocument",
+    "NotFoundError",
+    "ParseError",
+    "Repair",
+    "ScoredChunk",
+    "SentenceTransformerEmbedder",
+    "Store",
+    "StoreError",
+    "Tokenizer",
+    "WriteResult",
+    "WriterLock",
+    "WriterLockedError",
+]

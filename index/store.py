@@ -1,0 +1,462 @@
+"""The SQL store: the source of truth for collections, documents, chunks, their embeddings
+and the index state. SQLite (default) and PostgreSQL behave the same; tests run on both.
+
+Not done here: vector search (index.vectors, derived from this store) and deciding what to
+ingest (ingest/). Every write is one transaction that also bumps `index_state.generation`,
+so readers in other processes can tell that something changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from index import lexical
+from index.errors import ConfigError, ModelMismatchError, NotFoundError, StoreError
+from index.schema import (
+    SCHEMA_VERSION,
+    Base,
+    ChunkRow,
+    CollectionRow,
+    DocumentRow,
+    IndexStateRow,
+    utcnow,
+)
+from index.types import Chunk, Document, IndexState, NewDocument
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    document: Document
+    status: Literal["added", "updated"]
+    removed_chunk_ids: tuple[int, ...]
+    chunk_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class KnownDocument:
+    id: str
+    content_hash: str
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get WAL, foreign keys and a busy timeout."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError and ValueError subclasses
+        raise ConfigError(
+            f"database URL {url!r} is not valid ({exc}); expected e.g. "
+            "sqlite:///data/cited.db or postgresql+psycopg://user:pw@host/db"
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:"):
+            engine = create_engine(
+                url, connect_args={"check_same_thread": False}, poolclass=StaticPool
+            )
+        else:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True)
+    raise ConfigError(
+        f"database backend {parsed.get_backend_name()!r} is not supported; use sqlite or postgresql"
+    )
+
+
+def _document(row: DocumentRow, n_chars: int) -> Document:
+    return Document(
+        id=row.id,
+        collection=row.collection.name,
+        source=row.source,
+        title=row.title,
+        content_hash=row.content_hash,
+        file_type=row.file_type,
+        size_bytes=row.size_bytes,
+        n_chunks=row.n_chunks,
+        n_chars=n_chars,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        metadata=dict(row.meta or {}),
+    )
+
+
+def _chunk(row: ChunkRow) -> Chunk:
+    return Chunk(
+        id=row.id,
+        document_id=row.document_id,
+        ordinal=row.ordinal,
+        start=row.start,
+        end=row.end,
+        text=row.text,
+        n_tokens=row.n_tokens,
+        page=row.page,
+        section=row.section,
+    )
+
+
+class Store:
+    """SQL access for the knowledge base. Thread-safe: each call uses its own session."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        try:
+            with self.engine.begin() as conn:
+                Base.metadata.create_all(conn)
+                lexical.install(conn)
+            with self._sessions.begin() as session:
+                state = session.get(IndexStateRow, 1)
+                if state is None:
+                    session.add(IndexStateRow(id=1, schema_version=SCHEMA_VERSION, generation=0))
+                elif state.schema_version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the store at {self.display_url} has schema version {state.schema_version}, "
+                        f"newer than this cited ({SCHEMA_VERSION}); upgrade cited"
+                    )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the store at {self.display_url}: {exc}") from exc
+
+    @property
+    def display_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- state ---------------------------------------------------------------------------
+
+    def state(self) -> IndexState:
+        with self._sessions() as session:
+            row = session.get(IndexStateRow, 1)
+            assert row is not None
+            return IndexState(model=row.model, dimension=row.dimension, generation=row.generation)
+
+    def set_model(self, model: str, dimension: int) -> None:
+        """Record the embedding model after a re-embedding (`cited reindex --reembed`)."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(IndexStateRow)
+                .where(IndexStateRow.id == 1)
+                .values(model=model, dimension=dimension, generation=IndexStateRow.generation + 1)
+            )
+
+    @staticmethod
+    def _claim_model(session: Session, model: str, dimension: int) -> None:
+        row = session.get(IndexStateRow, 1, with_for_update=True)
+        assert row is not None
+        if row.model is None:
+            row.model, row.dimension = model, dimension
+        elif row.model != model or row.dimension != dimension:
+            raise ModelMismatchError(mismatch_message(row.model, row.dimension, model, dimension))
+        row.generation += 1
+        row.updated_at = utcnow()
+
+    # -- collections ---------------------------------------------------------------------
+
+    def collections(self) -> list[str]:
+        with self._sessions() as session:
+            return list(session.scalars(select(CollectionRow.name).order_by(CollectionRow.name)))
+
+    def _collection_id(self, session: Session, name: str, create: bool) -> int | None:
+        found = session.scalar(select(CollectionRow.id).where(CollectionRow.name == name))
+        if found is None and create:
+            row = CollectionRow(name=name)
+            session.add(row)
+            session.flush()
+            return row.id
+        return found
+
+    # -- documents -----------------------------------------------------------------------
+
+    def known_documents(self, collection: str) -> dict[str, KnownDocument]:
+        """source -> (id, content hash) for every document of `collection`."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(DocumentRow.source, DocumentRow.id, DocumentRow.content_hash)
+                .join(CollectionRow)
+                .where(CollectionRow.name == collection)
+            )
+            return {source: KnownDocument(doc_id, digest) for source, doc_id, digest in rows}
+
+    def count_documents(self, collection: str | None = None) -> int:
+        with self._sessions() as session:
+            query = select(func.count(DocumentRow.id))
+            if collection is not None:
+                query = query.join(CollectionRow).where(CollectionRow.name == collection)
+            return int(session.scalar(query) or 0)
+
+    def list_documents(
+        self, collection: str | None = None, limit: int = 1000, offset: int = 0
+    ) -> list[Document]:
+        with self._sessions() as session:
+            query = select(DocumentRow, func.length(DocumentRow.text)).join(CollectionRow)
+            if collection is not None:
+                query = query.where(CollectionRow.name == collection)
+            query = (
+                query.order_by(CollectionRow.name, DocumentRow.source).limit(limit).offset(offset)
+            )
+            return [_document(row, n) for row, n in session.execute(query)]
+
+    def get_document(self, document_id: str) -> Document:
+        with self._sessions() as session:
+            found = session.execute(
+                select(DocumentRow, func.length(DocumentRow.text)).where(
+                    DocumentRow.id == document_id
+                )
+            ).first()
+            if found is None:
+                raise NotFoundError(
+                    f"no document with id {document_id!r}; `cited docs list` shows them"
+                )
+            return _document(found[0], found[1])
+
+    def document_text(self, document_id: str) -> str:
+        with self._sessions() as session:
+            found = session.scalar(select(DocumentRow.text).where(DocumentRow.id == document_id))
+            if found is None:
+                raise NotFoundError(
+                    f"no document with id {document_id!r}; `cited docs list` shows them"
+                )
+            return found
+
+    def document_chunks(self, document_id: str) -> list[Chunk]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(ChunkRow)
+                .where(ChunkRow.document_id == document_id)
+                .order_by(ChunkRow.ordinal)
+            )
+            return [_chunk(row) for row in rows]
+
+    def write(
+        self, batch: Sequence[tuple[NewDocument, np.ndarray]], model: str, dimension: int
+    ) -> list[WriteResult]:
+        """Add or replace documents (by collection and source) with their chunks and chunk
+        embeddings (one row per chunk), all in one transaction."""
+        results: list[WriteResult] = []
+        with self._sessions.begin() as session:
+            self._claim_model(session, model, dimension)
+            for new, embeddings in batch:
+                if embeddings.shape != (len(new.chunks), dimension):
+                    raise ValueError(
+                        f"{new.source}: {embeddings.shape} embeddings for {len(new.chunks)} chunks"
+                    )
+                results.append(self._write_one(session, new, embeddings))
+        return results
+
+    def _write_one(self, session: Session, new: NewDocument, embeddings: np.ndarray) -> WriteResult:
+        collection_id = self._collection_id(session, new.collection, create=True)
+        assert collection_id is not None
+        row = session.scalar(
+            select(DocumentRow).where(
+                DocumentRow.collection_id == collection_id, DocumentRow.source == new.source
+            )
+        )
+        removed: list[int] = []
+        if row is None:
+            status: Literal["added", "updated"] = "added"
+            row = DocumentRow(
+                id=uuid.uuid4().hex,
+                collection_id=collection_id,
+                source=new.source,
+                created_at=utcnow(),
+            )
+            session.add(row)
+        else:
+            status = "updated"
+            removed = list(
+                session.scalars(select(ChunkRow.id).where(ChunkRow.document_id == row.id))
+            )
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id == row.id))
+        row.title = new.title[:1000]
+        row.content_hash = new.content_hash
+        row.file_type = new.file_type
+        row.size_bytes = new.size_bytes
+        row.n_chunks = len(new.chunks)
+        row.text = new.text
+        row.meta = dict(new.metadata)
+        row.updated_at = utcnow()
+        session.flush()
+        vectors = np.ascontiguousarray(embeddings, dtype="<f4")
+        ids = session.scalars(
+            insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True),
+            [
+                {
+                    "document_id": row.id,
+                    "ordinal": i,
+                    "start": chunk.start,
+                    "end": chunk.end,
+                    "page": chunk.page,
+                    "section": chunk.section[:1000] if chunk.section else None,
+                    "n_tokens": chunk.n_tokens,
+                    "text": chunk.text,
+                    "embedding": vectors[i].tobytes(),
+                }
+                for i, chunk in enumerate(new.chunks)
+            ],
+        ).all()
+        session.refresh(row)
+        return WriteResult(_document(row, len(new.text)), status, tuple(removed), tuple(ids))
+
+    def delete_documents(self, document_ids: Sequence[str]) -> list[int]:
+        """Delete documents and their chunks in one transaction; returns the removed chunk ids.
+        Raises NotFoundError (and deletes nothing) if any id is unknown."""
+        if not document_ids:
+            return []
+        with self._sessions.begin() as session:
+            found = set(
+                session.scalars(select(DocumentRow.id).where(DocumentRow.id.in_(document_ids)))
+            )
+            missing = [doc_id for doc_id in document_ids if doc_id not in found]
+            if missing:
+                raise NotFoundError(
+                    f"no document with id {', '.join(map(repr, missing))}; `cited docs list` shows them"
+                )
+            removed = list(
+                session.scalars(select(ChunkRow.id).where(ChunkRow.document_id.in_(document_ids)))
+            )
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(document_ids)))
+            session.execute(delete(DocumentRow).where(DocumentRow.id.in_(document_ids)))
+            session.execute(
+                update(IndexStateRow)
+                .where(IndexStateRow.id == 1)
+                .values(generation=IndexStateRow.generation + 1, updated_at=utcnow())
+            )
+            return removed
+
+    # -- chunks --------------------------------------------------------------------------
+
+    def chunk_ids(self) -> np.ndarray:
+        with self._sessions() as session:
+            return np.fromiter(session.scalars(select(ChunkRow.id)), dtype=np.int64)
+
+    def collection_chunk_ids(self, collection: str) -> np.ndarray:
+        with self._sessions() as session:
+            query = (
+                select(ChunkRow.id)
+                .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
+                .join(CollectionRow)
+                .where(CollectionRow.name == collection)
+            )
+            return np.fromiter(session.scalars(query), dtype=np.int64)
+
+    def count_chunks(self) -> int:
+        with self._sessions() as session:
+            return int(session.scalar(select(func.count(ChunkRow.id))) or 0)
+
+    def chunks_with_documents(self, chunk_ids: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
+        """chunk id -> (chunk, its document) for the ids that exist."""
+        if not chunk_ids:
+            return {}
+        with self._sessions() as session:
+            rows = session.execute(
+                select(ChunkRow, DocumentRow, func.length(DocumentRow.text))
+                .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
+                .where(ChunkRow.id.in_(list(chunk_ids)))
+            )
+            return {c.id: (_chunk(c), _document(d, n)) for c, d, n in rows}
+
+    def iter_embeddings(
+        self, dimension: int, ids: Sequence[int] | None = None, batch: int = 20000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, float32 matrix) batches of stored embeddings, all chunks or the given ids."""
+        wanted = None if ids is None else list(ids)
+        with self._sessions() as session:
+            query = select(ChunkRow.id, ChunkRow.embedding).order_by(ChunkRow.id)
+            if wanted is not None:
+                for i in range(0, len(wanted), batch):
+                    rows = session.execute(
+                        query.where(ChunkRow.id.in_(wanted[i : i + batch]))
+                    ).all()
+                    yield self._matrix(rows, dimension)
+                return
+            last = 0
+            while True:
+                rows = session.execute(query.where(ChunkRow.id > last).limit(batch)).all()
+                if not rows:
+                    return
+                last = rows[-1][0]
+                yield self._matrix(rows, dimension)
+
+    @staticmethod
+    def _matrix(rows: Sequence[Any], dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.array([row[0] for row in rows], dtype=np.int64)
+        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
+        return ids, matrix.reshape(len(rows), dimension).astype(np.float32, copy=False)
+
+    def iter_chunk_texts(self, batch: int = 2000) -> Iterator[tuple[list[int], list[str]]]:
+        last = 0
+        with self._sessions() as session:
+            while True:
+                rows = session.execute(
+                    select(ChunkRow.id, ChunkRow.text)
+                    .where(ChunkRow.id > last)
+                    .order_by(ChunkRow.id)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return
+                last = rows[-1][0]
+                yield [r[0] for r in rows], [r[1] for r in rows]
+
+    def replace_embeddings(self, ids: Sequence[int], matrix: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(matrix, dtype="<f4")
+        with self._sessions.begin() as session:
+            session.execute(
+                update(ChunkRow),
+                [{"id": i, "embedding": vectors[n].tobytes()} for n, i in enumerate(ids)],
+            )
+
+    # -- lexical -------------------------------------------------------------------------
+
+    def lexical_search(
+        self, question: str, k: int, collection: str | None = None
+    ) -> list[tuple[int, float]]:
+        with self._sessions() as session:
+            collection_id = None
+            if collection is not None:
+                collection_id = self._collection_id(session, collection, create=False)
+                if collection_id is None:
+                    return []
+            return lexical.search(session.connection(), question, k, collection_id)
+
+
+def mismatch_message(
+    stored: str | None, stored_dim: int | None, wanted: str, wanted_dim: int
+) -> str:
+    return (
+        f"the index was built with embedding model {stored!r} (dimension {stored_dim}), "
+        f"but {wanted!r} (dimension {wanted_dim}) is configured. Either set "
+        f"CITED_EMBEDDING_MODEL={stored} to keep using the index, or run "
+        f"`cited reindex --reembed` to re-embed every chunk with {wanted!r}."
+    )

@@ -1,0 +1,25 @@
+"""Files -> elements (unstructured, offline) -> chunks with character offsets -> index."""
+
+from ingest.chunking import Chunker
+from ingest.discover import discover
+from ingest.parsing import FILE_TYPES, Element, ParsedFile, parse_file
+from ingest.pipeline import Ingestor, default_parse_workers
+from ingest.progress import BarProgress, LogProgress, NoProgress, Progress
+from ingest.report import FileOutcome, IngestReport
+
+__all__ = [
+    "FILE_TYPES",
+    "BarProgress",
+    "Chunker",
+    "Element",
+    "FileOutcome",
+    "IngestReport",
+    "Ingestor",
+    "LogProgress",
+    "NoProgress",
+    "ParsedFile",
+    "Progress",
+    "default_parse_workers",
+    "discover",
+    "parse_file",
+]

@@ -1,0 +1,228 @@
+"""File -> extracted text with element spans (page, section), using unstructured, offline.
+
+The extracted text is the elements' texts joined by blank lines; every element keeps its
+character span in it, so chunk offsets computed later refer to exactly the text that is
+stored and served. Runs in worker processes (see ingest.pipeline): `parse_file` takes and
+returns plain picklable data.
+
+Failures are ParseError with a reason a person can act on; "no elements from a non-empty
+file" is always a failure, never an empty document (unstructured fails silently on broken
+PDFs). Not done: OCR (scanned PDFs are reported as having no extractable text), legacy
+binary formats (.doc, .ppt), archives.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.errors import ParseError
+from ingest import offline
+
+log = logging.getLogger(__name__)
+
+# extension -> file type
+FILE_TYPES = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".csv": "csv",
+    ".eml": "email",
+    ".epub": "epub",
+}
+TEXT_TYPES = {"text", "markdown", "html", "csv"}
+ELEMENT_SEPARATOR = "\n\n"
+MAX_TITLE_CHARS = 150
+
+
+@dataclass(frozen=True)
+class Element:
+    start: int
+    end: int
+    kind: str  # unstructured category: Title, NarrativeText, ListItem, Table, ...
+    page: int | None
+    section: str | None
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    text: str
+    title: str
+    elements: tuple[Element, ...]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def file_type_of(path: Path) -> str | None:
+    return FILE_TYPES.get(path.suffix.lower())
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """(text, encoding) of a text file: UTF-8 when valid, else the detected encoding."""
+    if b"\x00" in data[:8192]:
+        raise ParseError("binary data in a text file (NUL bytes); is the file extension right?")
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    matches = from_bytes(data)
+    best = matches.best()
+    if best is None:
+        raise ParseError("not text: its character encoding could not be detected (binary file?)")
+    # Short Western texts fit several single-byte code pages equally well; among those tied
+    # with the best, Windows-1252 (a superset of Latin-1) is by far the likeliest.
+    for match in matches:
+        if match.encoding == "cp1252" and (match.chaos, match.coherence) == (
+            best.chaos,
+            best.coherence,
+        ):
+            best = match
+            break
+    return str(best), best.encoding
+
+
+def _check_pdf(path: Path) -> dict[str, Any]:
+    """Diagnose PDFs that unstructured would silently turn into nothing."""
+    with path.open("rb") as handle:
+        head = handle.read(1024)
+    if b"%PDF-" not in head:
+        raise ParseError("not a PDF file (no %PDF header); is the file extension right?")
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PyPdfError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise FileNotDecryptedError("password required")
+        n_pages = len(reader.pages)
+        info = reader.metadata
+        title = str(info.title).strip() if info is not None and info.title else ""
+    except FileNotDecryptedError:
+        raise ParseError(
+            "encrypted PDF that needs a password; decrypt it (e.g. `qpdf --decrypt --password=... "
+            "in.pdf out.pdf`) and ingest the decrypted copy"
+        ) from None
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ParseError(f"damaged or truncated PDF ({exc}); re-export or repair it") from None
+    if n_pages == 0:
+        raise ParseError("the PDF has no pages")
+    return {"pages": n_pages, **({"pdf_title": title} if title else {})}
+
+
+def _partition(path: Path, file_type: str, metadata: dict[str, Any]) -> list[Any]:
+    offline.prepare()
+    if file_type in TEXT_TYPES:
+        text, encoding = decode_text(path.read_bytes())
+        metadata["encoding"] = encoding
+        if file_type == "text":
+            from unstructured.partition.text import partition_text
+
+            return list(partition_text(text=text, languages=["eng"]))
+        if file_type == "markdown":
+            from unstructured.partition.md import partition_md
+
+            return list(partition_md(text=text, languages=["eng"]))
+        if file_type == "html":
+            from unstructured.partition.html import partition_html
+
+            return list(partition_html(text=text, languages=["eng"]))
+        from unstructured.partition.csv import partition_csv
+
+        return list(partition_csv(file=io.BytesIO(text.encode()), languages=["eng"]))
+    if file_type == "pdf":
+        metadata.update(_check_pdf(path))
+        from unstructured.partition.pdf import partition_pdf
+
+        return list(
+            partition_pdf(
+                filename=str(path), strategy="fast", infer_table_structure=False, languages=["eng"]
+            )
+        )
+    if file_type == "docx":
+        from unstructured.partition.docx import partition_docx
+
+        return list(partition_docx(filename=str(path)))
+    if file_type == "pptx":
+        from unstructured.partition.pptx import partition_pptx
+
+        return list(partition_pptx(filename=str(path)))
+    if file_type == "email":
+        from unstructured.partition.email import partition_email
+
+        return list(partition_email(filename=str(path)))
+    if file_type == "epub":
+        from unstructured.partition.epub import partition_epub
+
+        return list(partition_epub(filename=str(path)))
+    raise ParseError(f"no parser for file type {file_type!r}")
+
+
+def parse_file(path_str: str, file_type: str) -> ParsedFile:
+    """Parse one file. Raises ParseError with a reason; nothing else is expected to escape
+    except bugs, which the caller reports per file as well."""
+    started = time.perf_counter()
+    path = Path(path_str)
+    metadata: dict[str, Any] = {}
+    try:
+        raw_elements = _partition(path, file_type, metadata)
+    except ParseError:
+        raise
+    except ImportError as exc:
+        raise ParseError(
+            f"parsing {file_type} files needs a package that is not installed ({exc}); "
+            "run `make install`"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - parsers raise assorted types (BadZipFile, lxml, ...);
+        # each becomes this file's reason, and the batch goes on.
+        raise ParseError(
+            f"could not parse this {file_type} file: {type(exc).__name__}: {exc}"
+        ) from None
+    parsed = assemble(raw_elements, fallback_title=path.stem, metadata=metadata)
+    if not parsed.text.strip():
+        if file_type == "pdf":
+            raise ParseError(
+                "the PDF has no extractable text (a scanned or image-only PDF?); OCR is not enabled"
+            )
+        raise ParseError("no text found in the file")
+    return ParsedFile(
+        parsed.text, parsed.title, parsed.elements, parsed.metadata, time.perf_counter() - started
+    )
+
+
+def assemble(raw_elements: list[Any], fallback_title: str, metadata: dict[str, Any]) -> ParsedFile:
+    """Join unstructured elements into one text, keeping each element's span, page, section."""
+    parts: list[str] = []
+    elements: list[Element] = []
+    position = 0
+    section: str | None = None
+    first_title: str | None = None
+    for raw in raw_elements:
+        text = (getattr(raw, "text", "") or "").strip()
+        if not text:
+            continue
+        kind = type(raw).__name__
+        page = getattr(getattr(raw, "metadata", None), "page_number", None)
+        if kind == "Title" and len(text) <= MAX_TITLE_CHARS:
+            section = text
+            if first_title is None and not elements:
+                first_title = text
+        if parts:
+            parts.append(ELEMENT_SEPARATOR)
+            position += len(ELEMENT_SEPARATOR)
+        parts.append(text)
+        elements.append(Element(position, position + len(text), kind, page, section))
+        position += len(text)
+    title = metadata.get("pdf_title") or first_title or fallback_title
+    return ParsedFile("".join(parts), str(title), tuple(elements), metadata)

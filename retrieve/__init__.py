@@ -1,0 +1,1 @@
+"""Placeholder for the retrieve stage (built by a later issue)."""
