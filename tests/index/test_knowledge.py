@@ -1,0 +1,136 @@
+"""The knowledge base keeps FAISS in step with SQL, repairs it, and refuses mixed models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import KnowledgeBase, ModelMismatchError, Store
+from index.vectors import FlatVectorIndex
+from tests.index.test_store import new_document
+
+FACTS = [
+    "The Hollow Bridge in Keswick was rebuilt in 1887 after a flood.",
+    "Penguins in the Antarctic huddle together to survive winter storms.",
+    "A sourdough starter needs flour, water and a warm kitchen.",
+    "The violin was tuned a quarter tone flat for the Baroque concert.",
+]
+
+
+OpenKB = Callable[[str], KnowledgeBase]
+
+
+@pytest.fixture
+def open_kb(database_url: str, tmp_path: Path) -> Iterator[OpenKB]:
+    """Opens knowledge bases on the test's database and data dir; closes them all after."""
+    opened: list[Store] = []
+
+    def open_one(model: str) -> KnowledgeBase:
+        opened.append(Store(database_url))
+        return KnowledgeBase(opened[-1], tmp_path / "vectors.faiss", model)
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def filled(open_kb: OpenKB, embedder) -> tuple[KnowledgeBase, list[str]]:  # type: ignore[no-untyped-def]
+    kb = open_kb(embedder.model_name)
+    batch = [(new_document(f"/d/{i}.txt", [fact]), embedder.embed_documents([fact])) for i, fact in enumerate(FACTS)]
+    results = kb.write(batch, embedder.dimension)
+    kb.flush()
+    return kb, [r.document.id for r in results]
+
+
+def top_text(kb: KnowledgeBase, embedder, question: str) -> str:  # type: ignore[no-untyped-def]
+    hits = kb.search(embedder.embed_query(question), 1)
+    return hits[0].chunk.text if hits else ""
+
+
+def test_search_finds_the_right_chunk_with_document(filled, embedder) -> None:  # type: ignore[no-untyped-def]
+    kb, _ = filled
+    hits = kb.search(embedder.embed_query("how do penguins get through the cold?"), 2)
+    assert hits[0].chunk.text == FACTS[1]
+    assert hits[0].document.source == "/d/1.txt"
+    assert hits[0].score > hits[1].score
+
+
+def test_deleted_document_is_never_returned_again(filled, embedder, open_kb) -> None:  # type: ignore[no-untyped-def]
+    kb, ids = filled
+    kb.delete([ids[1]])
+    kb.flush()
+    for k in (1, 4, 100):
+        assert FACTS[1] not in [h.chunk.text for h in kb.search(embedder.embed_query("penguins winter"), k)]
+    assert kb.store.lexical_search("penguins", 5) == []
+    reopened = open_kb(embedder.model_name)
+    assert FACTS[1] not in [h.chunk.text for h in reopened.search(embedder.embed_query("penguins"), 10)]
+
+
+def test_collection_filter_applies_inside_the_vector_search(filled, embedder) -> None:  # type: ignore[no-untyped-def]
+    kb, _ = filled
+    text = "Emperor penguins breed during the Antarctic winter."
+    kb.write([(new_document("/e/p.txt", [text], collection="birds"), embedder.embed_documents([text]))], embedder.dimension)
+    hits = kb.search(embedder.embed_query("penguins"), 10, collection="birds")
+    assert [h.chunk.text for h in hits] == [text]
+    assert kb.search(embedder.embed_query("penguins"), 10, collection="nothing") == []
+
+
+def test_stale_vector_file_is_repaired_from_sql_on_open(filled, embedder, open_kb, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    kb, ids = filled
+    stale = (tmp_path / "vectors.faiss").read_bytes(), (tmp_path / "vectors.json").read_bytes()
+    # SQL moves on (one document deleted, one added) while the saved vector file stays old,
+    # as after a crash between the SQL commit and the vector save.
+    text = "Lighthouses use Fresnel lenses to throw light far out to sea."
+    kb.delete([ids[0]])
+    kb.write([(new_document("/d/new.txt", [text]), embedder.embed_documents([text]))], embedder.dimension)
+    (tmp_path / "vectors.faiss").write_bytes(stale[0])
+    (tmp_path / "vectors.json").write_bytes(stale[1])
+
+    reopened = open_kb(embedder.model_name)
+    vectors = reopened.vectors()
+
+    assert vectors is not None
+    assert reopened.last_repair is not None
+    assert (reopened.last_repair.added, reopened.last_repair.removed) == (1, 1)
+    assert set(vectors.ids()) == set(reopened.store.chunk_ids())
+    assert top_text(reopened, embedder, "what focuses a lighthouse beam?") == text
+    loaded = FlatVectorIndex.load(tmp_path / "vectors.faiss")
+    assert loaded is not None and set(loaded[0].ids()) == set(reopened.store.chunk_ids())
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_missing_or_corrupt_vector_file_is_rebuilt_without_reembedding(filled, embedder, open_kb, tmp_path, damage) -> None:  # type: ignore[no-untyped-def]
+    kb, _ = filled
+    before = {i: kb.vectors().reconstruct(i) for i in kb.store.chunk_ids()}  # type: ignore[union-attr]
+    if damage == "missing":
+        (tmp_path / "vectors.faiss").unlink()
+    else:
+        (tmp_path / "vectors.faiss").write_bytes(b"\x00garbage" * 100)
+
+    reopened = open_kb(embedder.model_name)
+    vectors = reopened.vectors()
+
+    assert vectors is not None and reopened.last_repair is not None and reopened.last_repair.rebuilt
+    for chunk_id, vector in before.items():
+        np.testing.assert_array_equal(vectors.reconstruct(chunk_id), vector)
+
+
+def test_rebuild_gives_the_same_search_results(filled, embedder) -> None:  # type: ignore[no-untyped-def]
+    kb, _ = filled
+    query = embedder.embed_query("bread baking")
+    before = [(h.chunk.id, round(h.score, 5)) for h in kb.search(query, 4)]
+    assert kb.rebuild() == len(FACTS)
+    assert [(h.chunk.id, round(h.score, 5)) for h in kb.search(query, 4)] == before
+
+
+def test_opening_with_another_model_is_refused_with_the_fix(filled, open_kb) -> None:  # type: ignore[no-untyped-def]
+    other = open_kb("some-org/other-model")
+    with pytest.raises(ModelMismatchError) as caught:
+        other.vectors()
+    message = caught.value.message
+    assert "sentence-transformers/all-MiniLM-L6-v2" in message and "some-org/other-model" in message
+    assert "cited reindex --reembed" in message and "CITED_EMBEDDING_MODEL" in message

@@ -1,0 +1,161 @@
+"""Contract of the SQL store, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index import ModelMismatchError, NewChunk, NewDocument, NotFoundError, Store
+
+DIM = 8
+
+
+def new_document(source: str, paragraphs: list[str], collection: str = "default") -> NewDocument:
+    text = "\n\n".join(paragraphs)
+    chunks, position = [], 0
+    for paragraph in paragraphs:
+        chunks.append(NewChunk(paragraph, position, position + len(paragraph), n_tokens=len(paragraph.split())))
+        position += len(paragraph) + 2
+    return NewDocument(
+        collection=collection,
+        source=source,
+        title=source.rsplit("/", 1)[-1],
+        content_hash=str(hash(text)),
+        file_type="text",
+        size_bytes=len(text),
+        text=text,
+        chunks=tuple(chunks),
+    )
+
+
+def vectors(n: int, seed: int = 0) -> np.ndarray:
+    matrix = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    opened = Store(database_url)
+    yield opened
+    opened.close()
+
+
+def test_write_then_read_back_exact_text_offsets_and_embeddings(store: Store) -> None:
+    doc = new_document("/docs/a.txt", ["Alpha beta gamma.", "Delta epsilon zeta eta."])
+    embeddings = vectors(2)
+    [result] = store.write([(doc, embeddings)], "model-x", DIM)
+
+    assert result.status == "added"
+    stored = store.get_document(result.document.id)
+    assert (stored.source, stored.n_chunks, stored.n_chars) == ("/docs/a.txt", 2, len(doc.text))
+    text = store.document_text(stored.id)
+    assert text == doc.text
+    chunks = store.document_chunks(stored.id)
+    assert [text[c.start : c.end] for c in chunks] == [c.text for c in chunks] == [
+        "Alpha beta gamma.",
+        "Delta epsilon zeta eta.",
+    ]
+    [(ids, matrix)] = list(store.iter_embeddings(DIM))
+    assert list(ids) == list(result.chunk_ids)
+    np.testing.assert_array_equal(matrix, embeddings)
+    assert store.state().model == "model-x" and store.state().dimension == DIM
+
+
+def test_rewrite_replaces_chunks_keeps_id_and_never_reuses_chunk_ids(store: Store) -> None:
+    [first] = store.write([(new_document("/d/a.txt", ["one", "two"]), vectors(2))], "m", DIM)
+    [second] = store.write([(new_document("/d/a.txt", ["three"]), vectors(1, 1))], "m", DIM)
+
+    assert second.status == "updated"
+    assert second.document.id == first.document.id
+    assert set(second.removed_chunk_ids) == set(first.chunk_ids)
+    assert min(second.chunk_ids) > max(first.chunk_ids)
+    assert [c.text for c in store.document_chunks(first.document.id)] == ["three"]
+    # Deleting the newest chunk and writing again must not hand its id out again.
+    store.delete_documents([first.document.id])
+    [third] = store.write([(new_document("/d/b.txt", ["four"]), vectors(1, 2))], "m", DIM)
+    assert min(third.chunk_ids) > max(second.chunk_ids)
+
+
+def test_delete_removes_document_chunks_and_lexical_entries(store: Store) -> None:
+    [kept, gone] = store.write(
+        [
+            (new_document("/d/keep.txt", ["Otters hold hands while sleeping."]), vectors(1)),
+            (new_document("/d/gone.txt", ["Narwhal tusks are teeth."]), vectors(1, 1)),
+        ],
+        "m",
+        DIM,
+    )
+    assert [cid for cid, _ in store.lexical_search("narwhal tusks", 5)] == list(gone.chunk_ids)
+
+    removed = store.delete_documents([gone.document.id])
+
+    assert removed == list(gone.chunk_ids)
+    assert store.lexical_search("narwhal tusks", 5) == []
+    assert store.chunks_with_documents(list(gone.chunk_ids)) == {}
+    with pytest.raises(NotFoundError, match="cited docs list"):
+        store.get_document(gone.document.id)
+    assert [d.id for d in store.list_documents()] == [kept.document.id]
+    assert set(store.chunk_ids()) == set(kept.chunk_ids)
+
+
+def test_delete_unknown_id_deletes_nothing(store: Store) -> None:
+    [result] = store.write([(new_document("/d/a.txt", ["text"]), vectors(1))], "m", DIM)
+    with pytest.raises(NotFoundError, match="nope"):
+        store.delete_documents([result.document.id, "nope"])
+    assert store.count_documents() == 1
+
+
+def test_lexical_search_ranks_matches_and_survives_query_syntax(store: Store) -> None:
+    store.write(
+        [
+            (new_document("/d/a.txt", ["The quick brown fox jumps over the lazy dog."]), vectors(1)),
+            (new_document("/d/b.txt", ["Foxes are omnivorous mammals of the dog family."]), vectors(1, 1)),
+            (new_document("/d/c.txt", ["Nothing relevant lives here."]), vectors(1, 2)),
+        ],
+        "m",
+        DIM,
+    )
+    hits = store.lexical_search("quick brown fox", 10)
+    texts = store.chunks_with_documents([cid for cid, _ in hits])
+    assert texts[hits[0][0]][0].text.startswith("The quick brown fox")
+    assert all(score_a >= score_b for (_, score_a), (_, score_b) in zip(hits, hits[1:], strict=False))
+    # FTS syntax and punctuation in a question are data, never operators.
+    for hostile in ['fox" OR "x', "fox AND NOT(", "NEAR(fox dog)", "*", "'; DROP TABLE chunks; --", ""]:
+        store.lexical_search(hostile, 5)
+    assert store.count_chunks() == 3
+
+
+def test_collections_are_separate(store: Store) -> None:
+    store.write([(new_document("/d/a.txt", ["shared words here"], "red"), vectors(1))], "m", DIM)
+    store.write([(new_document("/d/a.txt", ["shared words here"], "blue"), vectors(1, 1))], "m", DIM)
+
+    assert store.collections() == ["blue", "red"]
+    assert store.count_documents("red") == store.count_documents("blue") == 1
+    assert len(store.lexical_search("shared words", 5, collection="red")) == 1
+    assert store.lexical_search("shared words", 5, collection="missing") == []
+    assert set(store.known_documents("red")) == {"/d/a.txt"}
+
+
+def test_another_embedding_model_is_refused_with_the_fix(store: Store) -> None:
+    store.write([(new_document("/d/a.txt", ["x"]), vectors(1))], "model-a", DIM)
+    with pytest.raises(ModelMismatchError, match="cited reindex --reembed"):
+        store.write([(new_document("/d/b.txt", ["y"]), vectors(1))], "model-b", DIM)
+    assert store.count_documents() == 1
+
+
+def test_every_write_bumps_the_generation(store: Store) -> None:
+    start = store.state().generation
+    [result] = store.write([(new_document("/d/a.txt", ["x"]), vectors(1))], "m", DIM)
+    assert store.state().generation == start + 1
+    store.delete_documents([result.document.id])
+    assert store.state().generation == start + 2
+
+
+def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
+    good = new_document("/d/good.txt", ["fine"])
+    bad = new_document("/d/bad.txt", ["two", "chunks"])
+    with pytest.raises(ValueError, match="embeddings"):
+        store.write([(good, vectors(1)), (bad, vectors(1))], "m", DIM)  # one vector short
+    assert store.count_documents() == 0
+    assert store.count_chunks() == 0
+    assert store.lexical_search("fine", 5) == []
