@@ -1,0 +1,80 @@
+"""Each format parses offline to text with element spans; each bad file fails with its reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.errors import ParseError
+from ingest.parsing import file_type_of, parse_file
+from tests.files import GOOD_FACTS, make_pptx, write_bad_corpus, write_good_corpus
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("good")
+    write_good_corpus(folder)
+    return folder
+
+
+@pytest.mark.parametrize("name", sorted(GOOD_FACTS))
+def test_each_format_yields_its_text_with_exact_element_spans(good: Path, name: str) -> None:
+    path = good / name
+    parsed = parse_file(str(path), file_type_of(path) or "")
+    assert GOOD_FACTS[name] in parsed.text
+    assert parsed.elements
+    for element in parsed.elements:
+        assert parsed.text[element.start : element.end].strip() == parsed.text[element.start : element.end]
+    spans = [(e.start, e.end) for e in parsed.elements]
+    assert spans == sorted(spans)
+
+
+def test_titles_sections_and_pages(good: Path) -> None:
+    md = parse_file(str(good / "guide.md"), "markdown")
+    assert md.title == "Orchard guide"
+    tools = next(e for e in md.elements if md.text[e.start : e.end] == "Shears and ladders.")
+    assert tools.section == "Tools"
+    pdf = parse_file(str(good / "report.pdf"), "pdf")
+    assert pdf.title == "Turbine report" and pdf.metadata["pages"] == 2
+    fact = next(e for e in pdf.elements if GOOD_FACTS["report.pdf"] in pdf.text[e.start : e.end])
+    assert fact.page == 2
+    assert parse_file(str(good / "notes.txt"), "text").title == "Island notes"
+
+
+def test_pptx_and_csv(tmp_path: Path) -> None:
+    make_pptx(tmp_path / "deck.pptx", "Quarterly review", "Revenue grew 14 percent in Lisbon.")
+    assert "Revenue grew 14 percent in Lisbon." in parse_file(str(tmp_path / "deck.pptx"), "pptx").text
+    (tmp_path / "t.csv").write_text("city,population\nTromso,77000\n")
+    assert "Tromso" in parse_file(str(tmp_path / "t.csv"), "csv").text
+
+
+def test_non_utf8_text_is_decoded_by_detection(tmp_path: Path) -> None:
+    write_bad_corpus(tmp_path)
+    parsed = parse_file(str(tmp_path / "latin1.txt"), "text")
+    assert "crème brûlée chaque jeudi à midi" in parsed.text
+    assert parsed.metadata["encoding"] == "cp1252"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("junk.pdf", "not a PDF file"),
+        ("truncated.pdf", "damaged or truncated PDF"),
+        ("locked.pdf", "encrypted PDF that needs a password"),
+        ("blank.pdf", "no extractable text"),
+    ],
+)
+def test_bad_pdfs_fail_with_a_reason_not_silently(tmp_path: Path, name: str, reason: str) -> None:
+    write_bad_corpus(tmp_path)
+    with pytest.raises(ParseError, match=reason):
+        parse_file(str(tmp_path / name), "pdf")
+
+
+def test_binary_junk_named_txt_and_broken_docx(tmp_path: Path) -> None:
+    (tmp_path / "bin.txt").write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(ParseError, match="binary data"):
+        parse_file(str(tmp_path / "bin.txt"), "text")
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ParseError, match="could not parse this docx file"):
+        parse_file(str(tmp_path / "broken.docx"), "docx")

@@ -1,0 +1,153 @@
+"""`Ingestor.run` over real folders: outcomes and reasons, idempotency, updates, prune, locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from index import KnowledgeBase, Store, WriterLock, WriterLockedError
+from ingest import Ingestor, IngestReport
+from tests.files import write_bad_corpus, write_good_corpus
+
+Run = Callable[..., IngestReport]
+
+
+@pytest.fixture
+def kb(database_url: str, tmp_path: Path, embedder) -> Iterator[KnowledgeBase]:  # type: ignore[no-untyped-def]
+    store = Store(database_url)
+    yield KnowledgeBase(store, tmp_path / "data" / "vectors.faiss", embedder.model_name)
+    store.close()
+
+
+@pytest.fixture
+def run(kb: KnowledgeBase, embedder) -> Run:  # type: ignore[no-untyped-def]
+    def run_once(*paths: Path, prune: bool = False, collection: str = "default") -> IngestReport:
+        ingestor = Ingestor(kb, embedder, max_file_bytes=2 * 2**20, parse_workers=1, chunk_tokens=128)
+        return ingestor.run(list(paths), collection, prune=prune)
+
+    return run_once
+
+
+def by_name(report: IngestReport) -> dict[str, tuple[str, str | None]]:
+    return {Path(o.source).name: (o.status, o.reason) for o in report.outcomes}
+
+
+def top_hit(kb: KnowledgeBase, embedder, question: str) -> str:  # type: ignore[no-untyped-def]
+    hits = kb.search(embedder.embed_query(question), 1)
+    return hits[0].chunk.text if hits else ""
+
+
+def test_bad_files_are_reported_and_good_ones_ingested(run: Run, kb: KnowledgeBase, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    facts = write_good_corpus(tmp_path / "in")
+    expected_failures = write_bad_corpus(tmp_path / "in" / "bad")
+    (tmp_path / "in" / ".secret.txt").write_text("hidden")
+    (tmp_path / "in" / "image.bmp").write_bytes(b"BM")
+
+    report = run(tmp_path / "in", tmp_path / "does-not-exist")
+
+    outcomes = by_name(report)
+    for name in facts:
+        assert outcomes[name] == ("added", None)
+    assert outcomes["latin1.txt"] == ("added", None)
+    for name, reason_word in expected_failures.items():
+        status, reason = outcomes[name]
+        assert status == "failed" and reason_word in (reason or ""), (name, reason)
+    assert outcomes["does-not-exist"] == ("failed", "no such file or directory")
+    assert outcomes[".secret.txt"] == ("skipped", "hidden")
+    assert outcomes["image.bmp"][0] == "skipped" and ".bmp" in (outcomes["image.bmp"][1] or "")
+    assert report.exit_code == 1
+    summary = report.to_dict()
+    assert summary["files"]["added"] == len(facts) + 1
+    assert summary["files"]["failed"] == len(expected_failures) + 1
+    assert summary["chunks"]["added"] == kb.store.count_chunks() > 0
+    # What was ingested is whole and searchable; nothing of the bad files got in.
+    assert kb.store.count_documents() == len(facts) + 1
+    for fact in facts.values():
+        assert fact in top_hit(kb, embedder, fact)
+    vectors = kb.vectors()
+    assert vectors is not None and set(vectors.ids()) == set(kb.store.chunk_ids())
+
+
+def test_second_run_parses_and_embeds_nothing(run: Run, kb: KnowledgeBase, tmp_path: Path) -> None:
+    write_good_corpus(tmp_path / "in")
+    first = run(tmp_path / "in")
+    generation = kb.store.state().generation
+
+    second = run(tmp_path / "in")
+
+    assert first.exit_code == second.exit_code == 0
+    assert {o.status for o in second.outcomes} == {"unchanged"}
+    assert second.tokens_embedded == 0 and second.timings.parse == 0 and second.timings.embed == 0
+    assert kb.store.state().generation == generation
+
+
+def test_changed_file_replaces_its_chunks(run: Run, kb: KnowledgeBase, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    note = folder / "note.txt"
+    note.write_text("The ferry to Skye leaves at seven in the morning.")
+    run(folder)
+    [old] = kb.store.list_documents()
+
+    note.write_text("The ferry to Skye now leaves at nine in the evening.")
+    report = run(folder)
+
+    assert by_name(report)["note.txt"] == ("updated", None)
+    assert report.chunks_removed == old.n_chunks
+    [new] = kb.store.list_documents()
+    assert new.id == old.id and new.content_hash != old.content_hash
+    assert top_hit(kb, embedder, "when does the ferry to Skye leave?") == note.read_text()
+    assert kb.store.lexical_search("seven morning", 5) == []
+
+
+def test_prune_removes_documents_whose_files_are_gone(run: Run, kb: KnowledgeBase, tmp_path: Path) -> None:
+    write_good_corpus(tmp_path / "in")
+    run(tmp_path / "in")
+    (tmp_path / "in" / "notes.txt").unlink()
+
+    without = run(tmp_path / "in")
+    assert kb.store.count_documents() == 5 and "notes.txt" not in by_name(without)
+
+    pruned = run(tmp_path / "in", prune=True)
+    assert by_name(pruned)["notes.txt"][0] == "removed"
+    assert sorted(Path(d.source).name for d in kb.store.list_documents()) == [
+        "guide.md", "memo.docx", "page.html", "report.pdf",
+    ]
+    assert kb.store.lexical_search("lighthouse keeper Varn", 5) == []
+
+
+@pytest.mark.slow
+def test_unreadable_file_fails_alone(tmp_path: Path) -> None:
+    """Through the real CLI. Root reads any file, so when the tests run as root the CLI runs
+    without the capabilities that bypass file permissions."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("Readable notes about river otters.")
+    (folder / "locked.txt").write_text("Nobody may read this.")
+    (folder / "locked.txt").chmod(0o000)
+    command = [str(Path(sys.executable).with_name("cited")), "ingest", str(folder), "--json"]
+    if os.geteuid() == 0:
+        drop = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", "--", *command]
+    env = {**os.environ, "CITED_DATA_DIR": str(tmp_path / "data")}
+    env.pop("CITED_DATABASE_URL", None)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 1, done.stderr
+    outcomes = {Path(o["source"]).name: o for o in json.loads(done.stdout)["outcomes"]}
+    assert outcomes["ok.txt"]["status"] == "added"
+    assert outcomes["locked.txt"]["status"] == "failed"
+    assert "Permission denied" in outcomes["locked.txt"]["reason"]
+
+
+def test_a_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
+    with WriterLock(tmp_path):
+        with pytest.raises(WriterLockedError, match=f"pid {os.getpid()}.*wait for it"):
+            WriterLock(tmp_path).acquire()
+    with WriterLock(tmp_path):  # released on exit, usable again
+        pass
