@@ -1,0 +1,116 @@
+"""The `cited` command end to end, as an operator runs it (real subprocesses, real store)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from index import WriterLock
+from tests.files import GOOD_FACTS, write_bad_corpus, write_good_corpus
+
+pytestmark = pytest.mark.slow
+
+
+def run_cited(data: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "CITED_DATA_DIR": str(data), "CITED_MAX_FILE_MB": "2", **(env or {})}
+    if "CITED_DATABASE_URL" not in (env or {}):
+        full_env.pop("CITED_DATABASE_URL", None)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("cited")), *args],
+        env=full_env, capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """A folder of good and bad files, ingested once by the CLI (human summary)."""
+    top = tmp_path_factory.mktemp("cli")
+    write_good_corpus(top / "in")
+    write_bad_corpus(top / "in" / "bad")
+    first = run_cited(top / "data", "ingest", str(top / "in"))
+    return top / "in", top / "data", first
+
+
+def test_first_run_prints_the_summary_and_exits_1(corpus) -> None:  # type: ignore[no-untyped-def]
+    _, _, first = corpus
+    assert first.returncode == 1, first.stderr
+    summary = first.stdout
+    assert "6 added, 0 updated, 0 unchanged, 8 failed" in summary
+    for reason in ("empty file", "not a PDF file", "damaged or truncated PDF", "encrypted PDF",
+                   "no extractable text", "over the limit of 2 MB", "symbolic link loop"):
+        assert reason in summary
+    assert "Traceback" not in first.stderr
+
+
+def test_second_run_reports_everything_unchanged(corpus) -> None:  # type: ignore[no-untyped-def]
+    folder, data, _ = corpus
+    second = run_cited(data, "ingest", str(folder), "--json")
+    report = json.loads(second.stdout)
+    assert report["files"]["unchanged"] == 6 and report["files"]["added"] == 0
+    assert report["files"]["updated"] == 0 and report["tokens_embedded"] == 0
+
+
+def test_docs_list_show_and_text_agree_on_offsets(corpus) -> None:  # type: ignore[no-untyped-def]
+    _, data, _ = corpus
+    listed = json.loads(run_cited(data, "docs", "list", "--json").stdout)
+    assert sorted(Path(d["source"]).name for d in listed) == sorted([*GOOD_FACTS, "latin1.txt"])
+    pdf = next(d for d in listed if d["source"].endswith("report.pdf"))
+    shown = json.loads(run_cited(data, "docs", "show", pdf["id"], "--json").stdout)
+    text = run_cited(data, "docs", "text", pdf["id"]).stdout
+    assert len(text) == shown["n_chars"]
+    assert shown["chunks"] and all(text[c["start"] : c["end"]] == c["text"] for c in shown["chunks"])
+    assert GOOD_FACTS["report.pdf"] in text
+    missing = run_cited(data, "docs", "show", "0" * 32)
+    assert missing.returncode == 1 and "no document with id" in missing.stderr
+
+
+def test_search_then_rm_then_never_found_again(corpus) -> None:  # type: ignore[no-untyped-def]
+    _, data, _ = corpus
+    question = "How often does the lighthouse keeper log the tide?"
+    hits = json.loads(run_cited(data, "search", question, "--json").stdout)
+    assert hits[0]["text"].endswith(GOOD_FACTS["notes.txt"])
+    removed = run_cited(data, "docs", "rm", hits[0]["document_id"])
+    assert removed.returncode == 0 and "removed 1 documents" in removed.stdout
+
+    after = json.loads(run_cited(data, "search", question, "--json", "--top-k", "100").stdout)
+    assert after and all(GOOD_FACTS["notes.txt"] not in hit["text"] for hit in after)
+    assert all(hit["document_id"] != hits[0]["document_id"] for hit in after)
+    rebuilt = run_cited(data, "reindex")
+    assert rebuilt.returncode == 0 and f"{len(after)} vectors" in rebuilt.stdout
+
+
+def test_another_embedding_model_is_refused(corpus) -> None:  # type: ignore[no-untyped-def]
+    _, data, _ = corpus
+    refused = run_cited(data, "search", "anything", env={"CITED_EMBEDDING_MODEL": "other/model"})
+    assert refused.returncode == 1
+    assert "cited reindex --reembed" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_second_writer_is_told_to_wait(corpus) -> None:  # type: ignore[no-untyped-def]
+    folder, data, _ = corpus
+    with WriterLock(data):
+        blocked = run_cited(data, "ingest", str(folder))
+    assert blocked.returncode == 1
+    assert f"pid {os.getpid()}" in blocked.stderr and "wait for it to finish" in blocked.stderr
+
+
+def test_usage_and_setting_errors_exit_2_naming_the_problem(tmp_path: Path) -> None:
+    no_paths = run_cited(tmp_path, "ingest")
+    assert no_paths.returncode == 2 and "PATHS" in no_paths.stderr
+    bad = run_cited(tmp_path, "config", env={"CITED_CHUNK_TOKENS": "lots"})
+    assert bad.returncode == 2 and "CITED_CHUNK_TOKENS" in bad.stderr
+
+
+def test_config_prints_effective_settings_with_secrets_masked(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://reader:hunter2@db.internal/cited"
+    shown = run_cited(tmp_path, "config", "--json", env={"CITED_DATABASE_URL": url})
+    settings = json.loads(shown.stdout)
+    assert "hunter2" not in shown.stdout
+    assert settings["database_url"] == "postgresql+psycopg://reader:***@db.internal/cited"
+    assert settings["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert settings["data_dir"] == str(tmp_path)

@@ -1,0 +1,141 @@
+"""`kill -9` during `cited ingest`, then run again: the store is consistent and complete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from index import KnowledgeBase, Store
+from index.embedder import DEFAULT_MODEL
+
+N_FILES = 240
+
+
+def cited(*args: str, data: Path) -> list[str]:
+    return [str(Path(sys.executable).with_name("cited")), *args]
+
+
+def env_for(data: Path) -> dict[str, str]:
+    env = {**os.environ, "CITED_DATA_DIR": str(data), "CITED_LOG_LEVEL": "warning"}
+    env.pop("CITED_DATABASE_URL", None)
+    return env
+
+
+def write_files(folder: Path, version: str) -> dict[str, str]:
+    """N_FILES notes; returns source -> sha256 of its content."""
+    folder.mkdir(exist_ok=True)
+    digests = {}
+    for i in range(N_FILES):
+        path = folder / f"note-{i:03d}.txt"
+        path.write_text(
+            f"Note {i}, {version}.\n\nStation {i} recorded {i * 7 % 101} millimetres of rain "
+            f"and a wind of {i % 40} knots from the {['north', 'south', 'east', 'west'][i % 4]}.\n\n"
+            f"The observer on duty ({version}) was number {i * 13 % 97}."
+        )
+        digests[os.path.abspath(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def committed_documents(data: Path) -> int:
+    try:
+        with sqlite3.connect(data / "cited.db", timeout=1) as conn:
+            return int(conn.execute("select count(*) from documents").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def kill_mid_ingest(folder: Path, data: Path, at_least: int) -> None:
+    """Start an ingestion and kill -9 it once `at_least` documents are committed (but not all)."""
+    process = subprocess.Popen(
+        cited("ingest", str(folder), data=data), env=env_for(data),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if committed_documents(data) >= at_least:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, "ingestion finished before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+
+def check_consistent(data: Path, allowed_hashes: dict[str, set[str]]) -> None:
+    """Every document is whole (one version's hash, chunks slicing its own text) and the
+    vector index holds exactly the chunk ids SQL has."""
+    store = Store(f"sqlite:///{data / 'cited.db'}")
+    try:
+        for doc in store.list_documents(limit=10_000):
+            assert doc.content_hash in allowed_hashes[doc.source]
+            text = store.document_text(doc.id)
+            chunks = store.document_chunks(doc.id)
+            assert len(chunks) == doc.n_chunks > 0
+            assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+            assert all(text[c.start : c.end] == c.text for c in chunks)
+        kb = KnowledgeBase(store, data / "vectors.faiss", DEFAULT_MODEL)
+        vectors = kb.vectors()
+        assert vectors is not None
+        assert set(vectors.ids()) == set(store.chunk_ids())
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Path) -> None:
+    folder, data = tmp_path / "in", tmp_path / "data"
+    old = write_files(folder, "first draft")
+
+    kill_mid_ingest(folder, data, at_least=1)
+    done_before = committed_documents(data)
+    assert 0 < done_before < N_FILES
+    check_consistent(data, {s: {h} for s, h in old.items()})
+
+    rerun = subprocess.run(cited("ingest", str(folder), "--json", data=data), env=env_for(data),
+                           capture_output=True, text=True, timeout=600, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    files = json.loads(rerun.stdout)["files"]
+    assert files["unchanged"] >= done_before  # nothing committed was redone
+    assert files["unchanged"] + files["added"] == N_FILES and files["failed"] == 0
+    check_consistent(data, {s: {h} for s, h in old.items()})
+    assert committed_documents(data) == N_FILES
+
+    # Now every file changes and the update is killed half way: each document is the old
+    # or the new version, never a mix; the next run finishes the job.
+    new = write_files(folder, "second draft")
+    kill_mid_ingest_update(folder, data)
+    both = {s: {old[s], new[s]} for s in old}
+    check_consistent(data, both)
+    final = subprocess.run(cited("ingest", str(folder), "--json", data=data), env=env_for(data),
+                           capture_output=True, text=True, timeout=600, check=False)
+    assert final.returncode == 0, final.stderr
+    check_consistent(data, {s: {h} for s, h in new.items()})
+
+
+def kill_mid_ingest_update(folder: Path, data: Path) -> None:
+    with sqlite3.connect(data / "cited.db") as conn:
+        generation = conn.execute("select generation from index_state").fetchone()[0]
+    process = subprocess.Popen(cited("ingest", str(folder), data=data), env=env_for(data),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            with sqlite3.connect(data / "cited.db", timeout=1) as conn:
+                if conn.execute("select generation from index_state").fetchone()[0] > generation:
+                    break
+            time.sleep(0.02)
+        assert process.poll() is None, "update finished before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
