@@ -262,71 +262,114 @@ class Store:
         self, batch: Sequence[tuple[NewDocument, np.ndarray]], model: str, dimension: int
     ) -> list[WriteResult]:
         """Add or replace documents (by collection and source) with their chunks and chunk
-        embeddings (one row per chunk), all in one transaction."""
-        results: list[WriteResult] = []
+        embeddings (one row per chunk), all in one transaction.
+
+        Set-based: a handful of statements per batch, not per document, because ingestion
+        writes thousands of small documents and per-row ORM work showed up in bench/ingest.py.
+        """
+        keys = [(new.collection, new.source) for new, _ in batch]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a write batch names the same (collection, source) twice")
+        for new, embeddings in batch:
+            if embeddings.shape != (len(new.chunks), dimension):
+                raise ValueError(f"{new.source}: {embeddings.shape} embeddings for {len(new.chunks)} chunks")
+        if not batch:
+            return []
+        now = utcnow()
         with self._sessions.begin() as session:
             self._claim_model(session, model, dimension)
-            for new, embeddings in batch:
-                if embeddings.shape != (len(new.chunks), dimension):
-                    raise ValueError(
-                        f"{new.source}: {embeddings.shape} embeddings for {len(new.chunks)} chunks"
+            collection_ids = {
+                name: self._collection_id(session, name, create=True) for name in {k[0] for k in keys}
+            }
+            existing: dict[tuple[str, str], tuple[str, Any]] = {}
+            for name, collection_id in collection_ids.items():
+                sources = [source for c, source in keys if c == name]
+                for i in range(0, len(sources), 500):
+                    rows = session.execute(
+                        select(DocumentRow.source, DocumentRow.id, DocumentRow.created_at).where(
+                            DocumentRow.collection_id == collection_id,
+                            DocumentRow.source.in_(sources[i : i + 500]),
+                        )
                     )
-                results.append(self._write_one(session, new, embeddings))
-        return results
-
-    def _write_one(self, session: Session, new: NewDocument, embeddings: np.ndarray) -> WriteResult:
-        collection_id = self._collection_id(session, new.collection, create=True)
-        assert collection_id is not None
-        row = session.scalar(
-            select(DocumentRow).where(
-                DocumentRow.collection_id == collection_id, DocumentRow.source == new.source
-            )
-        )
-        removed: list[int] = []
-        if row is None:
-            status: Literal["added", "updated"] = "added"
-            row = DocumentRow(
-                id=uuid.uuid4().hex,
-                collection_id=collection_id,
-                source=new.source,
-                created_at=utcnow(),
-            )
-            session.add(row)
-        else:
-            status = "updated"
-            removed = list(
-                session.scalars(select(ChunkRow.id).where(ChunkRow.document_id == row.id))
-            )
-            session.execute(delete(ChunkRow).where(ChunkRow.document_id == row.id))
-        row.title = new.title[:1000]
-        row.content_hash = new.content_hash
-        row.file_type = new.file_type
-        row.size_bytes = new.size_bytes
-        row.n_chunks = len(new.chunks)
-        row.text = new.text
-        row.meta = dict(new.metadata)
-        row.updated_at = utcnow()
-        session.flush()
-        vectors = np.ascontiguousarray(embeddings, dtype="<f4")
-        ids = session.scalars(
-            insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True),
-            [
-                {
-                    "document_id": row.id,
-                    "ordinal": i,
-                    "start": chunk.start,
-                    "end": chunk.end,
-                    "page": chunk.page,
-                    "section": chunk.section[:1000] if chunk.section else None,
-                    "n_tokens": chunk.n_tokens,
-                    "text": chunk.text,
-                    "embedding": vectors[i].tobytes(),
+                    existing.update({(name, src): (doc_id, created) for src, doc_id, created in rows})
+            old_ids = [doc_id for doc_id, _ in existing.values()]
+            removed: dict[str, list[int]] = {doc_id: [] for doc_id in old_ids}
+            if old_ids:
+                for chunk_id, doc_id in session.execute(
+                    select(ChunkRow.id, ChunkRow.document_id).where(ChunkRow.document_id.in_(old_ids))
+                ):
+                    removed[doc_id].append(chunk_id)
+                session.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(old_ids)))
+            documents: list[Document] = []
+            rows_new: list[dict[str, Any]] = []
+            rows_old: list[dict[str, Any]] = []
+            for new, _ in batch:
+                found = existing.get((new.collection, new.source))
+                doc_id, created = found if found else (uuid.uuid4().hex, now)
+                values = {
+                    "collection_id": collection_ids[new.collection],
+                    "title": new.title[:1000],
+                    "content_hash": new.content_hash,
+                    "file_type": new.file_type,
+                    "size_bytes": new.size_bytes,
+                    "n_chunks": len(new.chunks),
+                    "text": new.text,
+                    "meta": dict(new.metadata),
+                    "updated_at": now,
                 }
-                for i, chunk in enumerate(new.chunks)
-            ],
-        ).all()
-        session.refresh(row)
-        return WriteResult(_document(row, len(new.text)), status, tuple(removed), tuple(ids))
+                if found:
+                    rows_old.append({"id": doc_id, **values})
+                else:
+                    rows_new.append({"id": doc_id, "source": new.source, "created_at": now, **values})
+                documents.append(
+                    Document(
+                        id=doc_id, collection=new.collection, source=new.source, title=values["title"],
+                        content_hash=new.content_hash, file_type=new.file_type,
+                        size_bytes=new.size_bytes, n_chunks=len(new.chunks), n_chars=len(new.text),
+                        created_at=created, updated_at=now, metadata=dict(new.metadata),
+                    )
+                )
+            if rows_new:
+                session.execute(insert(DocumentRow), rows_new)
+            if rows_old:
+                session.execute(update(DocumentRow), rows_old)
+            chunk_rows = []
+            for document, (new, embeddings) in zip(documents, batch, strict=True):
+                vectors = np.ascontiguousarray(embeddings, dtype="<f4")
+                chunk_rows.extend(
+                    {
+                        "document_id": document.id,
+                        "ordinal": i,
+                        "start": chunk.start,
+                        "end": chunk.end,
+                        "page": chunk.page,
+                        "section": chunk.section[:1000] if chunk.section else None,
+                        "n_tokens": chunk.n_tokens,
+                        "text": chunk.text,
+                        "embedding": vectors[i].tobytes(),
+                    }
+                    for i, chunk in enumerate(new.chunks)
+                )
+            ids = list(
+                session.scalars(
+                    insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True), chunk_rows
+                )
+            )
+        results = []
+        offset = 0
+        for document in documents:
+            chunk_ids = tuple(ids[offset : offset + document.n_chunks])
+            offset += document.n_chunks
+            old = existing.get((document.collection, document.source))
+            results.append(
+                WriteResult(
+                    document,
+                    "updated" if old else "added",
+                    tuple(removed.get(old[0], ())) if old else (),
+                    chunk_ids,
+                )
+            )
+        return results
 
     def delete_documents(self, document_ids: Sequence[str]) -> list[int]:
         """Delete documents and their chunks in one transaction; returns the removed chunk ids.

@@ -32,6 +32,7 @@ class Discovery:
     candidates: list[Candidate] = field(default_factory=list)
     left_out: list[FileOutcome] = field(default_factory=list)  # skipped or failed
     roots: list[str] = field(default_factory=list)  # absolute forms of the given paths
+    seen: set[str] = field(default_factory=set)  # sources of the candidates
 
 
 def source_of(path: Path) -> str:
@@ -119,4 +120,7 @@ def _consider(path: Path, info: os.stat_result, found: Discovery, explicit: bool
         # A file named on the command line was wanted: not taking it is a failure.
         found.left_out.append(FileOutcome(source, "failed" if explicit else "skipped", reason))
         return
+    if source in found.seen:
+        return  # named twice (a file and its folder, say): ingest it once
+    found.seen.add(source)
     found.candidates.append(Candidate(path, source, file_type, info.st_size))

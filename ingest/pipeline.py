@@ -95,7 +95,7 @@ class Ingestor:
         chunk_overlap: int = 32,
         max_file_bytes: int = 100 * 2**20,
         parse_workers: int | None = None,
-        batch_chunks: int = 128,
+        batch_chunks: int = 512,
         progress: Progress | None = None,
         save_every_s: float = 60.0,
     ) -> None:

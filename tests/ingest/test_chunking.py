@@ -60,7 +60,7 @@ def check_invariants(text: str, chunks, tokenizer: HFTokenizer, max_tokens: int,
     assert missed == []
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=TEXTS, max_tokens=st.integers(8, 64), overlap_share=st.sampled_from([0, 0.1, 0.5]))
 def test_chunks_slice_back_cover_the_text_in_order_and_fit_the_model(
     tokenizer: HFTokenizer, text: str, max_tokens: int, overlap_share: float

@@ -49,7 +49,8 @@ def test_bad_files_are_reported_and_good_ones_ingested(run: Run, kb: KnowledgeBa
     (tmp_path / "in" / ".secret.txt").write_text("hidden")
     (tmp_path / "in" / "image.bmp").write_bytes(b"BM")
 
-    report = run(tmp_path / "in", tmp_path / "does-not-exist")
+    # The same file named twice (directly and through its folder) is ingested once.
+    report = run(tmp_path / "in", tmp_path / "in" / "notes.txt", tmp_path / "does-not-exist")
 
     outcomes = by_name(report)
     for name in facts:
@@ -62,6 +63,7 @@ def test_bad_files_are_reported_and_good_ones_ingested(run: Run, kb: KnowledgeBa
     assert outcomes[".secret.txt"] == ("skipped", "hidden")
     assert outcomes["image.bmp"][0] == "skipped" and ".bmp" in (outcomes["image.bmp"][1] or "")
     assert report.exit_code == 1
+    assert [Path(o.source).name for o in report.outcomes].count("notes.txt") == 1
     summary = report.to_dict()
     assert summary["files"]["added"] == len(facts) + 1
     assert summary["files"]["failed"] == len(expected_failures) + 1
