@@ -40,8 +40,12 @@ def peak_rss_mb() -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared/data/squad_v1.1/corpus.jsonl")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--corpus", type=Path, default=ROOT.parent / "shared/data/squad_v1.1/corpus.jsonl"
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N passages")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/ingest.json")
     args = parser.parse_args()
@@ -72,7 +76,9 @@ def main() -> None:
         pipeline_s = report.timings.wall
         assert not report.failed, report.failed[:3]
 
-        rerun = Ingestor(KnowledgeBase(store, data / "vectors.faiss", embedder.model_name), embedder)
+        rerun = Ingestor(
+            KnowledgeBase(store, data / "vectors.faiss", embedder.model_name), embedder
+        )
         again = rerun.run([folder], "squad")
         assert again.counts["unchanged"] == len(passages)
 
@@ -80,8 +86,13 @@ def main() -> None:
         env.pop("CITED_DATABASE_URL", None)
         cited = str(Path(sys.executable).with_name("cited"))
         started = time.perf_counter()
-        cli = subprocess.run([cited, "ingest", str(folder), "--collection", "squad", "--json"],
-                             env=env, capture_output=True, text=True, check=True)
+        cli = subprocess.run(
+            [cited, "ingest", str(folder), "--collection", "squad", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         cli_rerun_s = time.perf_counter() - started
         assert json.loads(cli.stdout)["files"]["unchanged"] == len(passages)
         chunks = store.count_chunks()
@@ -94,8 +105,11 @@ def main() -> None:
         "passages": len(texts),
         "chunks": chunks,
         "tokens": tokens,
-        "raw_encode": {"seconds": round(raw_s, 2), "passages_per_s": round(raw_rate, 1),
-                       "tokens_per_s": round(tokens / raw_s)},
+        "raw_encode": {
+            "seconds": round(raw_s, 2),
+            "passages_per_s": round(raw_rate, 1),
+            "tokens_per_s": round(tokens / raw_s),
+        },
         "pipeline": {
             "seconds": round(pipeline_s, 2),
             "passages_per_s": round(pipeline_rate, 1),
@@ -103,13 +117,22 @@ def main() -> None:
             "split_seconds": report.to_dict()["seconds"],
             "share_of_raw_encode_throughput": round(pipeline_rate / raw_rate, 3),
         },
-        "rerun_unchanged": {"in_process_s": round(again.timings.wall, 3),
-                            "cli_s_including_startup": round(cli_rerun_s, 2)},
+        "rerun_unchanged": {
+            "in_process_s": round(again.timings.wall, 3),
+            "cli_s_including_startup": round(cli_rerun_s, 2),
+        },
         "peak_rss_mb": peak_rss_mb(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine()},
-        "settings": {"parse_workers": ingestor.parse_workers, "batch_size": embedder.batch_size,
-                     "chunk_tokens": ingestor.chunk_tokens, "chunk_overlap": ingestor.chunk_overlap},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "processor": platform.processor() or platform.machine(),
+        },
+        "settings": {
+            "parse_workers": ingestor.parse_workers,
+            "batch_size": embedder.batch_size,
+            "chunk_tokens": ingestor.chunk_tokens,
+            "chunk_overlap": ingestor.chunk_overlap,
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -272,14 +272,17 @@ class Store:
             raise ValueError("a write batch names the same (collection, source) twice")
         for new, embeddings in batch:
             if embeddings.shape != (len(new.chunks), dimension):
-                raise ValueError(f"{new.source}: {embeddings.shape} embeddings for {len(new.chunks)} chunks")
+                raise ValueError(
+                    f"{new.source}: {embeddings.shape} embeddings for {len(new.chunks)} chunks"
+                )
         if not batch:
             return []
         now = utcnow()
         with self._sessions.begin() as session:
             self._claim_model(session, model, dimension)
             collection_ids = {
-                name: self._collection_id(session, name, create=True) for name in {k[0] for k in keys}
+                name: self._collection_id(session, name, create=True)
+                for name in {k[0] for k in keys}
             }
             existing: dict[tuple[str, str], tuple[str, Any]] = {}
             for name, collection_id in collection_ids.items():
@@ -291,12 +294,16 @@ class Store:
                             DocumentRow.source.in_(sources[i : i + 500]),
                         )
                     )
-                    existing.update({(name, src): (doc_id, created) for src, doc_id, created in rows})
+                    existing.update(
+                        {(name, src): (doc_id, created) for src, doc_id, created in rows}
+                    )
             old_ids = [doc_id for doc_id, _ in existing.values()]
             removed: dict[str, list[int]] = {doc_id: [] for doc_id in old_ids}
             if old_ids:
                 for chunk_id, doc_id in session.execute(
-                    select(ChunkRow.id, ChunkRow.document_id).where(ChunkRow.document_id.in_(old_ids))
+                    select(ChunkRow.id, ChunkRow.document_id).where(
+                        ChunkRow.document_id.in_(old_ids)
+                    )
                 ):
                     removed[doc_id].append(chunk_id)
                 session.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(old_ids)))
@@ -320,20 +327,30 @@ class Store:
                 if found:
                     rows_old.append({"id": doc_id, **values})
                 else:
-                    rows_new.append({"id": doc_id, "source": new.source, "created_at": now, **values})
+                    rows_new.append(
+                        {"id": doc_id, "source": new.source, "created_at": now, **values}
+                    )
                 documents.append(
                     Document(
-                        id=doc_id, collection=new.collection, source=new.source, title=values["title"],
-                        content_hash=new.content_hash, file_type=new.file_type,
-                        size_bytes=new.size_bytes, n_chunks=len(new.chunks), n_chars=len(new.text),
-                        created_at=created, updated_at=now, metadata=dict(new.metadata),
+                        id=doc_id,
+                        collection=new.collection,
+                        source=new.source,
+                        title=new.title[:1000],
+                        content_hash=new.content_hash,
+                        file_type=new.file_type,
+                        size_bytes=new.size_bytes,
+                        n_chunks=len(new.chunks),
+                        n_chars=len(new.text),
+                        created_at=created,
+                        updated_at=now,
+                        metadata=dict(new.metadata),
                     )
                 )
             if rows_new:
                 session.execute(insert(DocumentRow), rows_new)
             if rows_old:
                 session.execute(update(DocumentRow), rows_old)
-            chunk_rows = []
+            chunk_rows: list[dict[str, Any]] = []
             for document, (new, embeddings) in zip(documents, batch, strict=True):
                 vectors = np.ascontiguousarray(embeddings, dtype="<f4")
                 chunk_rows.extend(
@@ -352,7 +369,8 @@ class Store:
                 )
             ids = list(
                 session.scalars(
-                    insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True), chunk_rows
+                    insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True),
+                    chunk_rows,
                 )
             )
         results = []

@@ -10,7 +10,8 @@ transaction, so after a crash every document is either its old or its new versio
 
 One broken file never stops the batch: its outcome is "failed" with the reason, and the rest
 go on. A parser process that dies (crash, out of memory) is replaced; the files it had in
-hand are tried once more, then reported as failed. Deliberately not done: the writer lock
+hand are retried one at a time, so the file that kills a parser again is the one reported
+as failed. Deliberately not done: the writer lock
 (callers hold index.WriterLock) and parse timeouts.
 """
 
@@ -41,6 +42,9 @@ from ingest.report import FileOutcome, IngestReport
 log = logging.getLogger(__name__)
 
 HASH_BLOCK = 1 << 20
+PARSE_AHEAD_FILES = 256
+PARSE_AHEAD_BYTES = 256 * 2**20
+PARTIAL_GROUP_WAIT_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -171,25 +175,33 @@ class Ingestor:
     ) -> None:
         context = multiprocessing.get_context("spawn")
         queue = deque((candidate, digest, 0) for candidate, digest in todo)
-        window = 4 * self.parse_workers
         pool = ProcessPoolExecutor(self.parse_workers, mp_context=context, initializer=_init_worker)
         in_flight: dict[Future[ParsedFile | ParseFailure], tuple[Candidate, str, int]] = {}
         pending: list[_Ready] = []
-        # Loading the model (seconds) overlaps the workers' start-up and first files.
-        chunker = Chunker(
-            self.embedder.tokenizer,
-            min(self.chunk_tokens, self.embedder.max_tokens),
-            self.chunk_overlap,
-        )
-        self.kb.check_model(self.embedder.dimension)
+        chunker: Chunker | None = None
         try:
             while queue or in_flight:
-                while queue and len(in_flight) < window:
+                # Parsing runs far ahead (bounded by files and bytes in hand), so that the
+                # parsers are done and idle while the main process embeds full groups.
+                in_hand = sum(c.size for c, _, _ in in_flight.values())
+                while (
+                    queue
+                    and len(in_flight) < PARSE_AHEAD_FILES
+                    and (not in_flight or in_hand + queue[0][0].size <= PARSE_AHEAD_BYTES)
+                ):
+                    if queue[0][2] > 0 and in_flight:
+                        break  # a file that was in hand when a parser died is retried alone
                     candidate, digest, attempt = queue.popleft()
                     future = pool.submit(_parse_in_worker, str(candidate.path), candidate.file_type)
                     in_flight[future] = (candidate, digest, attempt)
+                    in_hand += candidate.size
+                    if attempt > 0:
+                        break
+                # A partial group is embedded only when no parsed file arrives for a moment.
                 done, _ = wait(
-                    in_flight, timeout=0 if pending else None, return_when=FIRST_COMPLETED
+                    in_flight,
+                    timeout=PARTIAL_GROUP_WAIT_S if pending else None,
+                    return_when=FIRST_COMPLETED,
                 )
                 if not done:
                     self._write(pending, collection, report)
@@ -202,7 +214,7 @@ class Ingestor:
                     except BrokenProcessPool:
                         broken = True
                         if attempt == 0:
-                            queue.append((candidate, digest, 1))
+                            queue.appendleft((candidate, digest, 1))
                         else:
                             self._fail(
                                 report,
@@ -214,6 +226,8 @@ class Ingestor:
                         self._fail(report, candidate, result.reason)
                         continue
                     report.timings.parse += result.seconds
+                    if chunker is None:  # the model loads only once a file needs it
+                        chunker = self._chunker()
                     chunking = time.perf_counter()
                     chunks = chunker.chunk(result.text, result.elements)
                     report.timings.chunk += time.perf_counter() - chunking
@@ -223,7 +237,7 @@ class Ingestor:
                     pending.append(_Ready(candidate, digest, result, chunks))
                 if broken:
                     for candidate, digest, attempt in in_flight.values():
-                        queue.appendleft((candidate, digest, attempt))
+                        queue.appendleft((candidate, digest, max(attempt, 1)))
                     in_flight.clear()
                     pool.shutdown(wait=False, cancel_futures=True)
                     log.warning("a parser process died; starting a new one")
@@ -235,6 +249,15 @@ class Ingestor:
             self._write(pending, collection, report)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _chunker(self) -> Chunker:
+        chunker = Chunker(
+            self.embedder.tokenizer,
+            min(self.chunk_tokens, self.embedder.max_tokens),
+            self.chunk_overlap,
+        )
+        self.kb.check_model(self.embedder.dimension)
+        return chunker
 
     def _fail(self, report: IngestReport, candidate: Candidate, reason: str) -> None:
         log.warning("file failed source=%s reason=%s", candidate.source, reason)

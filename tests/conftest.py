@@ -34,7 +34,9 @@ def _reset_postgres(url: str) -> None:
     engine = create_engine(url, connect_args={"connect_timeout": 3})
     try:
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS chunks, documents, collections, index_state CASCADE"))
+            conn.execute(
+                text("DROP TABLE IF EXISTS chunks, documents, collections, index_state CASCADE")
+            )
     except OperationalError as exc:
         pytest.skip(
             f"PostgreSQL not reachable at {engine.url.render_as_string(hide_password=True)} "

@@ -28,7 +28,8 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
         kids.append(
             add(
                 b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] "
-                b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>" % (pages_id, font, content)
+                b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
+                % (pages_id, font, content)
             )
         )
     objects[pages_id - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
@@ -98,7 +99,9 @@ def write_good_corpus(folder: Path) -> dict[str, str]:
     """One file per supported main format, each with a unique fact; returns name -> fact."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "notes.txt").write_text(f"Island notes\n\n{GOOD_FACTS['notes.txt']}\n")
-    (folder / "guide.md").write_text(f"# Orchard guide\n\n{GOOD_FACTS['guide.md']}\n\n## Tools\n\nShears and ladders.\n")
+    (folder / "guide.md").write_text(
+        f"# Orchard guide\n\n{GOOD_FACTS['guide.md']}\n\n## Tools\n\nShears and ladders.\n"
+    )
     (folder / "page.html").write_text(
         f"<html><head><title>Glass</title></head><body><h1>Glass</h1><p>{GOOD_FACTS['page.html']}</p></body></html>"
     )
@@ -114,12 +117,16 @@ def write_bad_corpus(folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "empty.txt").write_bytes(b"")
     (folder / "junk.pdf").write_bytes(os.urandom(4096))
-    (folder / "truncated.pdf").write_bytes(make_pdf([["This document was cut short in transit."]])[:300])
+    (folder / "truncated.pdf").write_bytes(
+        make_pdf([["This document was cut short in transit."]])[:300]
+    )
     make_encrypted_pdf(folder / "locked.pdf", ["Secret plans for the harbour."])
     (folder / "blank.pdf").write_bytes(make_pdf([[]]))
     (folder / "huge.txt").write_bytes(b"big file line\n" * (200 * 1024))  # 2.8 MB
     (folder / "latin1.txt").write_bytes(
-        "Le caf\u00e9 de la gare sert une cr\u00e8me br\u00fbl\u00e9e chaque jeudi \u00e0 midi.".encode("cp1252")
+        "Le caf\u00e9 de la gare sert une cr\u00e8me br\u00fbl\u00e9e chaque jeudi \u00e0 midi.".encode(
+            "cp1252"
+        )
     )
     os.symlink("loop_b.txt", folder / "loop_a.txt")
     os.symlink("loop_a.txt", folder / "loop_b.txt")

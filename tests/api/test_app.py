@@ -28,7 +28,9 @@ def test_serve_answers_healthz_and_the_start_page(tmp_path: Path) -> None:
     with log.open("w") as sink:
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("cited")), "serve", "--port", str(port)],
-            env=env, stdout=sink, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -16,18 +16,26 @@ from tests.files import GOOD_FACTS, write_bad_corpus, write_good_corpus
 pytestmark = pytest.mark.slow
 
 
-def run_cited(data: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cited(
+    data: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "CITED_DATA_DIR": str(data), "CITED_MAX_FILE_MB": "2", **(env or {})}
     if "CITED_DATABASE_URL" not in (env or {}):
         full_env.pop("CITED_DATABASE_URL", None)
     return subprocess.run(
         [str(Path(sys.executable).with_name("cited")), *args],
-        env=full_env, capture_output=True, text=True, timeout=600, check=False,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+def corpus(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
     """A folder of good and bad files, ingested once by the CLI (human summary)."""
     top = tmp_path_factory.mktemp("cli")
     write_good_corpus(top / "in")
@@ -41,8 +49,15 @@ def test_first_run_prints_the_summary_and_exits_1(corpus) -> None:  # type: igno
     assert first.returncode == 1, first.stderr
     summary = first.stdout
     assert "6 added, 0 updated, 0 unchanged, 8 failed" in summary
-    for reason in ("empty file", "not a PDF file", "damaged or truncated PDF", "encrypted PDF",
-                   "no extractable text", "over the limit of 2 MB", "symbolic link loop"):
+    for reason in (
+        "empty file",
+        "not a PDF file",
+        "damaged or truncated PDF",
+        "encrypted PDF",
+        "no extractable text",
+        "over the limit of 2 MB",
+        "symbolic link loop",
+    ):
         assert reason in summary
     assert "Traceback" not in first.stderr
 
@@ -63,7 +78,9 @@ def test_docs_list_show_and_text_agree_on_offsets(corpus) -> None:  # type: igno
     shown = json.loads(run_cited(data, "docs", "show", pdf["id"], "--json").stdout)
     text = run_cited(data, "docs", "text", pdf["id"]).stdout
     assert len(text) == shown["n_chars"]
-    assert shown["chunks"] and all(text[c["start"] : c["end"]] == c["text"] for c in shown["chunks"])
+    assert shown["chunks"] and all(
+        text[c["start"] : c["end"]] == c["text"] for c in shown["chunks"]
+    )
     assert GOOD_FACTS["report.pdf"] in text
     missing = run_cited(data, "docs", "show", "0" * 32)
     assert missing.returncode == 1 and "no document with id" in missing.stderr

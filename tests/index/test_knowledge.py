@@ -40,7 +40,10 @@ def open_kb(database_url: str, tmp_path: Path) -> Iterator[OpenKB]:
 @pytest.fixture
 def filled(open_kb: OpenKB, embedder) -> tuple[KnowledgeBase, list[str]]:  # type: ignore[no-untyped-def]
     kb = open_kb(embedder.model_name)
-    batch = [(new_document(f"/d/{i}.txt", [fact]), embedder.embed_documents([fact])) for i, fact in enumerate(FACTS)]
+    batch = [
+        (new_document(f"/d/{i}.txt", [fact]), embedder.embed_documents([fact]))
+        for i, fact in enumerate(FACTS)
+    ]
     results = kb.write(batch, embedder.dimension)
     kb.flush()
     return kb, [r.document.id for r in results]
@@ -64,29 +67,40 @@ def test_deleted_document_is_never_returned_again(filled, embedder, open_kb) -> 
     kb.delete([ids[1]])
     kb.flush()
     for k in (1, 4, 100):
-        assert FACTS[1] not in [h.chunk.text for h in kb.search(embedder.embed_query("penguins winter"), k)]
+        assert FACTS[1] not in [
+            h.chunk.text for h in kb.search(embedder.embed_query("penguins winter"), k)
+        ]
     assert kb.store.lexical_search("penguins", 5) == []
     reopened = open_kb(embedder.model_name)
-    assert FACTS[1] not in [h.chunk.text for h in reopened.search(embedder.embed_query("penguins"), 10)]
+    assert FACTS[1] not in [
+        h.chunk.text for h in reopened.search(embedder.embed_query("penguins"), 10)
+    ]
 
 
 def test_collection_filter_applies_inside_the_vector_search(filled, embedder) -> None:  # type: ignore[no-untyped-def]
     kb, _ = filled
     text = "Emperor penguins breed during the Antarctic winter."
-    kb.write([(new_document("/e/p.txt", [text], collection="birds"), embedder.embed_documents([text]))], embedder.dimension)
+    kb.write(
+        [(new_document("/e/p.txt", [text], collection="birds"), embedder.embed_documents([text]))],
+        embedder.dimension,
+    )
     hits = kb.search(embedder.embed_query("penguins"), 10, collection="birds")
     assert [h.chunk.text for h in hits] == [text]
     assert kb.search(embedder.embed_query("penguins"), 10, collection="nothing") == []
 
 
-def test_stale_vector_file_is_repaired_from_sql_on_open(filled, embedder, open_kb, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_stale_vector_file_is_repaired_from_sql_on_open(
+    filled, embedder, open_kb, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     kb, ids = filled
     stale = (tmp_path / "vectors.faiss").read_bytes(), (tmp_path / "vectors.json").read_bytes()
     # SQL moves on (one document deleted, one added) while the saved vector file stays old,
     # as after a crash between the SQL commit and the vector save.
     text = "Lighthouses use Fresnel lenses to throw light far out to sea."
     kb.delete([ids[0]])
-    kb.write([(new_document("/d/new.txt", [text]), embedder.embed_documents([text]))], embedder.dimension)
+    kb.write(
+        [(new_document("/d/new.txt", [text]), embedder.embed_documents([text]))], embedder.dimension
+    )
     (tmp_path / "vectors.faiss").write_bytes(stale[0])
     (tmp_path / "vectors.json").write_bytes(stale[1])
 
@@ -103,7 +117,9 @@ def test_stale_vector_file_is_repaired_from_sql_on_open(filled, embedder, open_k
 
 
 @pytest.mark.parametrize("damage", ["missing", "garbage"])
-def test_missing_or_corrupt_vector_file_is_rebuilt_without_reembedding(filled, embedder, open_kb, tmp_path, damage) -> None:  # type: ignore[no-untyped-def]
+def test_missing_or_corrupt_vector_file_is_rebuilt_without_reembedding(
+    filled, embedder, open_kb, tmp_path, damage
+) -> None:  # type: ignore[no-untyped-def]
     kb, _ = filled
     before = {i: kb.vectors().reconstruct(i) for i in kb.store.chunk_ids()}  # type: ignore[union-attr]
     if damage == "missing":

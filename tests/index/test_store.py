@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,11 @@ def new_document(source: str, paragraphs: list[str], collection: str = "default"
     text = "\n\n".join(paragraphs)
     chunks, position = [], 0
     for paragraph in paragraphs:
-        chunks.append(NewChunk(paragraph, position, position + len(paragraph), n_tokens=len(paragraph.split())))
+        chunks.append(
+            NewChunk(
+                paragraph, position, position + len(paragraph), n_tokens=len(paragraph.split())
+            )
+        )
         position += len(paragraph) + 2
     return NewDocument(
         collection=collection,
@@ -51,10 +57,14 @@ def test_write_then_read_back_exact_text_offsets_and_embeddings(store: Store) ->
     text = store.document_text(stored.id)
     assert text == doc.text
     chunks = store.document_chunks(stored.id)
-    assert [text[c.start : c.end] for c in chunks] == [c.text for c in chunks] == [
-        "Alpha beta gamma.",
-        "Delta epsilon zeta eta.",
-    ]
+    assert (
+        [text[c.start : c.end] for c in chunks]
+        == [c.text for c in chunks]
+        == [
+            "Alpha beta gamma.",
+            "Delta epsilon zeta eta.",
+        ]
+    )
     [(ids, matrix)] = list(store.iter_embeddings(DIM))
     assert list(ids) == list(result.chunk_ids)
     np.testing.assert_array_equal(matrix, embeddings)
@@ -108,8 +118,14 @@ def test_delete_unknown_id_deletes_nothing(store: Store) -> None:
 def test_lexical_search_ranks_matches_and_survives_query_syntax(store: Store) -> None:
     store.write(
         [
-            (new_document("/d/a.txt", ["The quick brown fox jumps over the lazy dog."]), vectors(1)),
-            (new_document("/d/b.txt", ["Foxes are omnivorous mammals of the dog family."]), vectors(1, 1)),
+            (
+                new_document("/d/a.txt", ["The quick brown fox jumps over the lazy dog."]),
+                vectors(1),
+            ),
+            (
+                new_document("/d/b.txt", ["Foxes are omnivorous mammals of the dog family."]),
+                vectors(1, 1),
+            ),
             (new_document("/d/c.txt", ["Nothing relevant lives here."]), vectors(1, 2)),
         ],
         "m",
@@ -118,16 +134,25 @@ def test_lexical_search_ranks_matches_and_survives_query_syntax(store: Store) ->
     hits = store.lexical_search("quick brown fox", 10)
     texts = store.chunks_with_documents([cid for cid, _ in hits])
     assert texts[hits[0][0]][0].text.startswith("The quick brown fox")
-    assert all(score_a >= score_b for (_, score_a), (_, score_b) in zip(hits, hits[1:], strict=False))
+    assert all(score_a >= score_b for (_, score_a), (_, score_b) in itertools.pairwise(hits))
     # FTS syntax and punctuation in a question are data, never operators.
-    for hostile in ['fox" OR "x', "fox AND NOT(", "NEAR(fox dog)", "*", "'; DROP TABLE chunks; --", ""]:
+    for hostile in [
+        'fox" OR "x',
+        "fox AND NOT(",
+        "NEAR(fox dog)",
+        "*",
+        "'; DROP TABLE chunks; --",
+        "",
+    ]:
         store.lexical_search(hostile, 5)
     assert store.count_chunks() == 3
 
 
 def test_collections_are_separate(store: Store) -> None:
     store.write([(new_document("/d/a.txt", ["shared words here"], "red"), vectors(1))], "m", DIM)
-    store.write([(new_document("/d/a.txt", ["shared words here"], "blue"), vectors(1, 1))], "m", DIM)
+    store.write(
+        [(new_document("/d/a.txt", ["shared words here"], "blue"), vectors(1, 1))], "m", DIM
+    )
 
     assert store.collections() == ["blue", "red"]
     assert store.count_documents("red") == store.count_documents("blue") == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,8 +21,29 @@ def tokenizer() -> HFTokenizer:
 
 
 WORDS = st.sampled_from(
-    ["the", "Zebra", "ran", "1998", "café", "naïve", "extraordinarily", "U.S.A.", "e-mail", "x",
-     "(see", "p.", "3)", "don't", "—", "日本語", "supercalifragilistic", "end.", "Why?", "\u200b", "😀"]
+    [
+        "the",
+        "Zebra",
+        "ran",
+        "1998",
+        "café",
+        "naïve",
+        "extraordinarily",
+        "U.S.A.",
+        "e-mail",
+        "x",
+        "(see",
+        "p.",
+        "3)",
+        "don't",
+        "—",
+        "日本語",
+        "supercalifragilistic",
+        "end.",
+        "Why?",
+        "\u200b",
+        "😀",
+    ]
 )
 SEPARATORS = st.sampled_from([" ", " ", " ", "  ", "\n", "\n\n", "\t", ""])
 TEXTS = st.lists(st.tuples(WORDS, SEPARATORS), min_size=0, max_size=400).map(
@@ -41,7 +64,9 @@ def elements_of(text: str) -> list[Element]:
     return found
 
 
-def check_invariants(text: str, chunks, tokenizer: HFTokenizer, max_tokens: int, overlap: int) -> None:  # type: ignore[no-untyped-def]
+def check_invariants(
+    text: str, chunks, tokenizer: HFTokenizer, max_tokens: int, overlap: int
+) -> None:  # type: ignore[no-untyped-def]
     if not any(end > start for start, end in tokenizer.offsets(text)):
         assert chunks == []  # nothing the model could read (blank, or only zero-width characters)
         return
@@ -52,7 +77,7 @@ def check_invariants(text: str, chunks, tokenizer: HFTokenizer, max_tokens: int,
         assert chunk.n_tokens == tokenizer.count(chunk.text) <= max_tokens
         for i in range(chunk.start, chunk.end):
             covered[i] = True
-    for earlier, later in zip(chunks, chunks[1:], strict=False):
+    for earlier, later in itertools.pairwise(chunks):
         assert earlier.start < later.start and earlier.end < later.end
         if overlap == 0:
             assert earlier.end <= later.start
@@ -60,7 +85,9 @@ def check_invariants(text: str, chunks, tokenizer: HFTokenizer, max_tokens: int,
     assert missed == []
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=TEXTS, max_tokens=st.integers(8, 64), overlap_share=st.sampled_from([0, 0.1, 0.5]))
 def test_chunks_slice_back_cover_the_text_in_order_and_fit_the_model(
     tokenizer: HFTokenizer, text: str, max_tokens: int, overlap_share: float
@@ -73,7 +100,9 @@ def test_chunks_slice_back_cover_the_text_in_order_and_fit_the_model(
 
 
 def test_cuts_prefer_element_then_sentence_boundaries(tokenizer: HFTokenizer) -> None:
-    sentences = [f"Sentence number {i} talks about topic {i} at some length here." for i in range(12)]
+    sentences = [
+        f"Sentence number {i} talks about topic {i} at some length here." for i in range(12)
+    ]
     text = " ".join(sentences[:3]) + "\n\n" + " ".join(sentences[3:])  # boundary at ~39 tokens
     chunks = Chunker(tokenizer, 60, 0).chunk(text, elements_of(text))
     assert all(chunk.text.endswith(".") for chunk in chunks)
@@ -83,20 +112,26 @@ def test_cuts_prefer_element_then_sentence_boundaries(tokenizer: HFTokenizer) ->
 def test_a_title_does_not_force_a_chunk_of_its_own(tokenizer: HFTokenizer) -> None:
     paragraphs = ["Intro", "A short line.", "Another", "Also short.", "More", "Last line here."]
     text = "\n\n".join(paragraphs)
-    elements = [Element(text.index(p), text.index(p) + len(p), "Title", None, None) for p in paragraphs]
+    elements = [
+        Element(text.index(p), text.index(p) + len(p), "Title", None, None) for p in paragraphs
+    ]
     assert len(Chunker(tokenizer, 64, 0).chunk(text, elements)) == 1
 
 
-def test_overlap_repeats_the_end_of_the_previous_chunk_within_an_element(tokenizer: HFTokenizer) -> None:
+def test_overlap_repeats_the_end_of_the_previous_chunk_within_an_element(
+    tokenizer: HFTokenizer,
+) -> None:
     text = " ".join(f"Fact {i} is that item {i} weighs {i * 3} grams." for i in range(40))
     chunks = Chunker(tokenizer, 50, 12).chunk(text)
     assert len(chunks) > 3
-    for earlier, later in zip(chunks, chunks[1:], strict=False):
+    for earlier, later in itertools.pairwise(chunks):
         assert later.start < earlier.end  # shared text
         assert tokenizer.count(text[later.start : earlier.end]) <= 12
 
 
-def test_pages_and_sections_come_from_the_element_at_the_chunk_start(tokenizer: HFTokenizer) -> None:
+def test_pages_and_sections_come_from_the_element_at_the_chunk_start(
+    tokenizer: HFTokenizer,
+) -> None:
     first = "Results " * 40
     second = "Discussion " * 40
     text = first.strip() + "\n\n" + second.strip()

@@ -56,8 +56,10 @@ def committed_documents(data: Path) -> int:
 def kill_mid_ingest(folder: Path, data: Path, at_least: int) -> None:
     """Start an ingestion and kill -9 it once `at_least` documents are committed (but not all)."""
     process = subprocess.Popen(
-        cited("ingest", str(folder), data=data), env=env_for(data),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cited("ingest", str(folder), data=data),
+        env=env_for(data),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
     try:
@@ -102,8 +104,14 @@ def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Pa
     assert 0 < done_before < N_FILES
     check_consistent(data, {s: {h} for s, h in old.items()})
 
-    rerun = subprocess.run(cited("ingest", str(folder), "--json", data=data), env=env_for(data),
-                           capture_output=True, text=True, timeout=600, check=False)
+    rerun = subprocess.run(
+        cited("ingest", str(folder), "--json", data=data),
+        env=env_for(data),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert rerun.returncode == 0, rerun.stderr
     files = json.loads(rerun.stdout)["files"]
     assert files["unchanged"] >= done_before  # nothing committed was redone
@@ -117,8 +125,14 @@ def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Pa
     kill_mid_ingest_update(folder, data)
     both = {s: {old[s], new[s]} for s in old}
     check_consistent(data, both)
-    final = subprocess.run(cited("ingest", str(folder), "--json", data=data), env=env_for(data),
-                           capture_output=True, text=True, timeout=600, check=False)
+    final = subprocess.run(
+        cited("ingest", str(folder), "--json", data=data),
+        env=env_for(data),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert final.returncode == 0, final.stderr
     check_consistent(data, {s: {h} for s, h in new.items()})
 
@@ -126,8 +140,12 @@ def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Pa
 def kill_mid_ingest_update(folder: Path, data: Path) -> None:
     with sqlite3.connect(data / "cited.db") as conn:
         generation = conn.execute("select generation from index_state").fetchone()[0]
-    process = subprocess.Popen(cited("ingest", str(folder), data=data), env=env_for(data),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        cited("ingest", str(folder), data=data),
+        env=env_for(data),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and process.poll() is None:

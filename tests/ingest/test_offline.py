@@ -14,7 +14,7 @@ from tests.files import write_good_corpus
 
 # Installed into every Python process of the run through sitecustomize: records each
 # attempt to resolve or connect to a non-loopback address, and that the hook was armed.
-HOOK = r'''
+HOOK = r"""
 import os, socket, sys
 _log = os.environ["CITED_TEST_NETLOG"]
 _LOCAL = {None, "", "localhost", "127.0.0.1", "::1", "0.0.0.0"}
@@ -37,7 +37,7 @@ def _hook(event, args):
 
 sys.addaudithook(_hook)
 _write(f"armed pid {os.getpid()}")
-'''
+"""
 
 
 @pytest.mark.slow
@@ -58,7 +58,11 @@ def test_ingestion_of_every_format_stays_on_this_machine(tmp_path: Path) -> None
         env.pop(key, None)
     done = subprocess.run(
         [str(Path(sys.executable).with_name("cited")), "ingest", str(tmp_path / "in"), "--json"],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["files"]["added"] == 5

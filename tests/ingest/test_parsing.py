@@ -25,7 +25,10 @@ def test_each_format_yields_its_text_with_exact_element_spans(good: Path, name: 
     assert GOOD_FACTS[name] in parsed.text
     assert parsed.elements
     for element in parsed.elements:
-        assert parsed.text[element.start : element.end].strip() == parsed.text[element.start : element.end]
+        assert (
+            parsed.text[element.start : element.end].strip()
+            == parsed.text[element.start : element.end]
+        )
     spans = [(e.start, e.end) for e in parsed.elements]
     assert spans == sorted(spans)
 
@@ -44,7 +47,9 @@ def test_titles_sections_and_pages(good: Path) -> None:
 
 def test_pptx_and_csv(tmp_path: Path) -> None:
     make_pptx(tmp_path / "deck.pptx", "Quarterly review", "Revenue grew 14 percent in Lisbon.")
-    assert "Revenue grew 14 percent in Lisbon." in parse_file(str(tmp_path / "deck.pptx"), "pptx").text
+    assert (
+        "Revenue grew 14 percent in Lisbon." in parse_file(str(tmp_path / "deck.pptx"), "pptx").text
+    )
     (tmp_path / "t.csv").write_text("city,population\nTromso,77000\n")
     assert "Tromso" in parse_file(str(tmp_path / "t.csv"), "csv").text
 

@@ -28,7 +28,9 @@ def kb(database_url: str, tmp_path: Path, embedder) -> Iterator[KnowledgeBase]: 
 @pytest.fixture
 def run(kb: KnowledgeBase, embedder) -> Run:  # type: ignore[no-untyped-def]
     def run_once(*paths: Path, prune: bool = False, collection: str = "default") -> IngestReport:
-        ingestor = Ingestor(kb, embedder, max_file_bytes=2 * 2**20, parse_workers=1, chunk_tokens=128)
+        ingestor = Ingestor(
+            kb, embedder, max_file_bytes=2 * 2**20, parse_workers=1, chunk_tokens=128
+        )
         return ingestor.run(list(paths), collection, prune=prune)
 
     return run_once
@@ -43,7 +45,9 @@ def top_hit(kb: KnowledgeBase, embedder, question: str) -> str:  # type: ignore[
     return hits[0].chunk.text if hits else ""
 
 
-def test_bad_files_are_reported_and_good_ones_ingested(run: Run, kb: KnowledgeBase, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_files_are_reported_and_good_ones_ingested(
+    run: Run, kb: KnowledgeBase, embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     facts = write_good_corpus(tmp_path / "in")
     expected_failures = write_bad_corpus(tmp_path / "in" / "bad")
     (tmp_path / "in" / ".secret.txt").write_text("hidden")
@@ -89,7 +93,9 @@ def test_second_run_parses_and_embeds_nothing(run: Run, kb: KnowledgeBase, tmp_p
     assert kb.store.state().generation == generation
 
 
-def test_changed_file_replaces_its_chunks(run: Run, kb: KnowledgeBase, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_changed_file_replaces_its_chunks(
+    run: Run, kb: KnowledgeBase, embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "in"
     folder.mkdir()
     note = folder / "note.txt"
@@ -108,7 +114,9 @@ def test_changed_file_replaces_its_chunks(run: Run, kb: KnowledgeBase, embedder,
     assert kb.store.lexical_search("seven morning", 5) == []
 
 
-def test_prune_removes_documents_whose_files_are_gone(run: Run, kb: KnowledgeBase, tmp_path: Path) -> None:
+def test_prune_removes_documents_whose_files_are_gone(
+    run: Run, kb: KnowledgeBase, tmp_path: Path
+) -> None:
     write_good_corpus(tmp_path / "in")
     run(tmp_path / "in")
     (tmp_path / "in" / "notes.txt").unlink()
@@ -119,7 +127,10 @@ def test_prune_removes_documents_whose_files_are_gone(run: Run, kb: KnowledgeBas
     pruned = run(tmp_path / "in", prune=True)
     assert by_name(pruned)["notes.txt"][0] == "removed"
     assert sorted(Path(d.source).name for d in kb.store.list_documents()) == [
-        "guide.md", "memo.docx", "page.html", "report.pdf",
+        "guide.md",
+        "memo.docx",
+        "page.html",
+        "report.pdf",
     ]
     assert kb.store.lexical_search("lighthouse keeper Varn", 5) == []
 
@@ -139,7 +150,9 @@ def test_unreadable_file_fails_alone(tmp_path: Path) -> None:
         command = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", "--", *command]
     env = {**os.environ, "CITED_DATA_DIR": str(tmp_path / "data")}
     env.pop("CITED_DATABASE_URL", None)
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     assert done.returncode == 1, done.stderr
     outcomes = {Path(o["source"]).name: o for o in json.loads(done.stdout)["outcomes"]}
     assert outcomes["ok.txt"]["status"] == "added"
@@ -148,8 +161,10 @@ def test_unreadable_file_fails_alone(tmp_path: Path) -> None:
 
 
 def test_a_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
-    with WriterLock(tmp_path):
-        with pytest.raises(WriterLockedError, match=f"pid {os.getpid()}.*wait for it"):
-            WriterLock(tmp_path).acquire()
+    with (
+        WriterLock(tmp_path),
+        pytest.raises(WriterLockedError, match=f"pid {os.getpid()}.*wait for it"),
+    ):
+        WriterLock(tmp_path).acquire()
     with WriterLock(tmp_path):  # released on exit, usable again
         pass
