@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         32, ge=0, description="Tokens shared by consecutive chunks of one element."
     )
     batch_size: int = Field(32, ge=1, le=4096, description="Texts per embedding forward pass.")
+    commit_chunks: int = Field(
+        512,
+        ge=1,
+        le=100_000,
+        description="Chunks embedded and committed together during ingestion.",
+    )
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are refused.")
     parse_workers: int = Field(
         default_factory=default_parse_workers,

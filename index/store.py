@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -141,6 +142,20 @@ class Store:
                     )
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the store at {self.display_url}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """A session in one transaction; database failures become StoreError (nothing of the
+        transaction is kept)."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            raise StoreError(
+                f"the database at {self.display_url} failed during a write, which was rolled back "
+                f"({str(exc.orig).strip().splitlines()[0] if exc.orig else exc}); check that it is "
+                "reachable and has space, then run the command again"
+            ) from exc
 
     @property
     def display_url(self) -> str:
@@ -278,7 +293,7 @@ class Store:
         if not batch:
             return []
         now = utcnow()
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             self._claim_model(session, model, dimension)
             collection_ids = {
                 name: self._collection_id(session, name, create=True)
@@ -394,7 +409,7 @@ class Store:
         Raises NotFoundError (and deletes nothing) if any id is unknown."""
         if not document_ids:
             return []
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             found = set(
                 session.scalars(select(DocumentRow.id).where(DocumentRow.id.in_(document_ids)))
             )

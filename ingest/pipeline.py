@@ -235,6 +235,8 @@ class Ingestor:
                         self._fail(report, candidate, "no text found in the file")
                         continue
                     pending.append(_Ready(candidate, digest, result, chunks))
+                    if sum(len(r.chunks) for r in pending) >= self.batch_chunks:
+                        self._write(pending, collection, report)
                 if broken:
                     for candidate, digest, attempt in in_flight.values():
                         queue.appendleft((candidate, digest, max(attempt, 1)))
@@ -244,8 +246,6 @@ class Ingestor:
                     pool = ProcessPoolExecutor(
                         self.parse_workers, mp_context=context, initializer=_init_worker
                     )
-                if sum(len(r.chunks) for r in pending) >= self.batch_chunks:
-                    self._write(pending, collection, report)
             self._write(pending, collection, report)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -287,6 +287,8 @@ class Ingestor:
                 continue
             batch.append((document, ready))
         pending.clear()
+        if not batch:
+            return
         texts = [chunk.text for document, _ in batch for chunk in document.chunks]
         embedding = time.perf_counter()
         vectors = self.embedder.embed_documents(texts)

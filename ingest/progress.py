@@ -32,7 +32,8 @@ class NoProgress:
 class BarProgress:
     """tqdm bar on stderr: files done / total, with chunks and chunks/s."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream if stream is not None else sys.stderr
         self._bar: Any = None
         self._chunks = 0
         self._started = time.monotonic()
@@ -41,7 +42,7 @@ class BarProgress:
         from tqdm import tqdm
 
         self._started = time.monotonic()
-        self._bar = tqdm(total=total_files, unit="file", file=sys.stderr, dynamic_ncols=True)
+        self._bar = tqdm(total=total_files, unit="file", file=self._stream, dynamic_ncols=True)
 
     def update(self, files: int, chunks: int) -> None:
         self._chunks += chunks
@@ -92,4 +93,4 @@ class LogProgress:
 
 def for_stream(stream: Any) -> Progress:
     isatty = getattr(stream, "isatty", None)
-    return BarProgress() if isatty is not None and isatty() else LogProgress()
+    return BarProgress(stream) if isatty is not None and isatty() else LogProgress()

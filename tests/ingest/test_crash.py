@@ -25,7 +25,13 @@ def cited(*args: str, data: Path) -> list[str]:
 
 
 def env_for(data: Path) -> dict[str, str]:
-    env = {**os.environ, "CITED_DATA_DIR": str(data), "CITED_LOG_LEVEL": "warning"}
+    # Small commit groups, so that there is a middle to kill the ingestion in.
+    env = {
+        **os.environ,
+        "CITED_DATA_DIR": str(data),
+        "CITED_LOG_LEVEL": "warning",
+        "CITED_COMMIT_CHUNKS": "16",
+    }
     env.pop("CITED_DATABASE_URL", None)
     return env
 
@@ -125,6 +131,10 @@ def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Pa
     kill_mid_ingest_update(folder, data)
     both = {s: {old[s], new[s]} for s in old}
     check_consistent(data, both)
+    with sqlite3.connect(data / "cited.db") as conn:
+        hashes = [row[0] for row in conn.execute("select content_hash from documents")]
+    updated = sum(h in set(new.values()) for h in hashes)
+    assert len(hashes) == N_FILES and 0 < updated < N_FILES  # killed part-way
     final = subprocess.run(
         cited("ingest", str(folder), "--json", data=data),
         env=env_for(data),

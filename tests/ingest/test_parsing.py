@@ -54,6 +54,21 @@ def test_pptx_and_csv(tmp_path: Path) -> None:
     assert "Tromso" in parse_file(str(tmp_path / "t.csv"), "csv").text
 
 
+def test_email(tmp_path: Path) -> None:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = (
+        "ops@example.org",
+        "all@example.org",
+        "Outage",
+    )
+    message.set_content("The backup generator in hall B starts within 9 seconds of a power cut.")
+    (tmp_path / "outage.eml").write_bytes(bytes(message))
+    parsed = parse_file(str(tmp_path / "outage.eml"), "email")
+    assert "hall B starts within 9 seconds" in parsed.text
+
+
 def test_non_utf8_text_is_decoded_by_detection(tmp_path: Path) -> None:
     write_bad_corpus(tmp_path)
     parsed = parse_file(str(tmp_path / "latin1.txt"), "text")
