@@ -62,6 +62,7 @@ class LogProgress:
     def __init__(self, interval: float = 5.0) -> None:
         self.interval = interval
         self._files = self._chunks = self._total = 0
+        self._emitted = (-1, -1)
         self._started = self._last = time.monotonic()
 
     def start(self, total_files: int) -> None:
@@ -77,6 +78,7 @@ class LogProgress:
             self._emit(now)
 
     def _emit(self, now: float) -> None:
+        self._emitted = (self._files, self._chunks)
         rate = self._chunks / max(1e-6, now - self._started)
         log.info(
             "progress files=%d/%d chunks=%d chunks_per_s=%.1f",
@@ -87,7 +89,7 @@ class LogProgress:
         )
 
     def close(self) -> None:
-        if self._total:
+        if self._total and self._emitted != (self._files, self._chunks):
             self._emit(time.monotonic())
 
 
