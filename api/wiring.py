@@ -32,6 +32,6 @@ def ingestor(
         chunk_overlap=settings.chunk_overlap,
         max_file_bytes=settings.max_file_bytes,
         parse_workers=settings.parse_workers,
-        batch_chunks=settings.commit_chunks,
+        commit_chunks=settings.commit_chunks,
         progress=progress,
     )

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index import Embedder, KnowledgeBase, NewChunk, NewDocument
-from index.errors import ParseError
+from index.errors import ConfigError, ParseError
 from index.store import KnownDocument
 from ingest import offline
 from ingest.chunking import Chunker
@@ -64,6 +65,10 @@ def _init_worker() -> None:
     # One thread per parser: the main process needs the other cores for embedding.
     for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[key] = "1"
+    # Parsers never use torch, but spaCy's thinc imports it when installed: 2.6 s and ~200 MB
+    # per worker, on the critical path of every ingestion. Marking it absent makes thinc skip
+    # it (every supported format parses without it; tests/ingest/test_pipeline.py).
+    sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
     # Parsers log every oddity of every file; the per-file outcome is what gets reported.
     for noisy in ("pypdf", "pdfminer", "unstructured"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -99,19 +104,21 @@ class Ingestor:
         chunk_overlap: int = 32,
         max_file_bytes: int = 100 * 2**20,
         parse_workers: int | None = None,
-        batch_chunks: int = 512,
+        commit_chunks: int = 512,
         progress: Progress | None = None,
         save_every_s: float = 60.0,
     ) -> None:
         if max_file_bytes <= 0:
-            raise ValueError(f"max_file_bytes must be positive, got {max_file_bytes}")
+            raise ConfigError(f"CITED_MAX_FILE_MB must be positive, got {max_file_bytes / 2**20:g}")
+        if commit_chunks < 1:
+            raise ConfigError(f"CITED_COMMIT_CHUNKS must be at least 1, got {commit_chunks}")
         self.kb = kb
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap
         self.max_file_bytes = max_file_bytes
         self.parse_workers = parse_workers or default_parse_workers()
-        self.batch_chunks = batch_chunks
+        self.commit_chunks = commit_chunks
         self.progress = progress or NoProgress()
         self.save_every_s = save_every_s
         self._last_save = time.monotonic()
@@ -178,25 +185,27 @@ class Ingestor:
         pool = ProcessPoolExecutor(self.parse_workers, mp_context=context, initializer=_init_worker)
         in_flight: dict[Future[ParsedFile | ParseFailure], tuple[Candidate, str, int]] = {}
         pending: list[_Ready] = []
-        chunker: Chunker | None = None
+
+        def fill() -> None:
+            """Parsing runs far ahead (bounded by files and bytes in hand), so that the
+            parsers are done and idle while the main process embeds full groups."""
+            in_hand = sum(c.size for c, _, _ in in_flight.values())
+            while queue and len(in_flight) < PARSE_AHEAD_FILES:
+                candidate, digest, attempt = queue[0]
+                if in_flight and (attempt > 0 or in_hand + candidate.size > PARSE_AHEAD_BYTES):
+                    return  # a file in hand when a parser died is retried alone
+                queue.popleft()
+                future = pool.submit(_parse_in_worker, str(candidate.path), candidate.file_type)
+                in_flight[future] = (candidate, digest, attempt)
+                in_hand += candidate.size
+                if attempt > 0:
+                    return
+
         try:
+            fill()
+            chunker = self._chunker()  # loads the model while the parser processes start
             while queue or in_flight:
-                # Parsing runs far ahead (bounded by files and bytes in hand), so that the
-                # parsers are done and idle while the main process embeds full groups.
-                in_hand = sum(c.size for c, _, _ in in_flight.values())
-                while (
-                    queue
-                    and len(in_flight) < PARSE_AHEAD_FILES
-                    and (not in_flight or in_hand + queue[0][0].size <= PARSE_AHEAD_BYTES)
-                ):
-                    if queue[0][2] > 0 and in_flight:
-                        break  # a file that was in hand when a parser died is retried alone
-                    candidate, digest, attempt = queue.popleft()
-                    future = pool.submit(_parse_in_worker, str(candidate.path), candidate.file_type)
-                    in_flight[future] = (candidate, digest, attempt)
-                    in_hand += candidate.size
-                    if attempt > 0:
-                        break
+                fill()
                 # A partial group is embedded only when no parsed file arrives for a moment.
                 done, _ = wait(
                     in_flight,
@@ -226,8 +235,6 @@ class Ingestor:
                         self._fail(report, candidate, result.reason)
                         continue
                     report.timings.parse += result.seconds
-                    if chunker is None:  # the model loads only once a file needs it
-                        chunker = self._chunker()
                     chunking = time.perf_counter()
                     chunks = chunker.chunk(result.text, result.elements)
                     report.timings.chunk += time.perf_counter() - chunking
@@ -235,7 +242,7 @@ class Ingestor:
                         self._fail(report, candidate, "no text found in the file")
                         continue
                     pending.append(_Ready(candidate, digest, result, chunks))
-                    if sum(len(r.chunks) for r in pending) >= self.batch_chunks:
+                    if sum(len(r.chunks) for r in pending) >= self.commit_chunks:
                         self._write(pending, collection, report)
                 if broken:
                     for candidate, digest, attempt in in_flight.values():

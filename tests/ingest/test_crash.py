@@ -10,7 +10,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +22,7 @@ from index.embedder import DEFAULT_MODEL
 N_FILES = 240
 
 
-def cited(*args: str, data: Path) -> list[str]:
+def cited(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("cited")), *args]
 
 
@@ -59,25 +61,42 @@ def committed_documents(data: Path) -> int:
         return 0
 
 
-def kill_mid_ingest(folder: Path, data: Path, at_least: int) -> None:
-    """Start an ingestion and kill -9 it once `at_least` documents are committed (but not all)."""
+def generation(data: Path) -> int:
+    with sqlite3.connect(data / "cited.db", timeout=1) as conn:
+        return int(conn.execute("select generation from index_state").fetchone()[0])
+
+
+def kill_when(folder: Path, data: Path, ready: Callable[[], bool]) -> None:
+    """Start an ingestion and kill -9 it as soon as `ready()` holds, before it finishes."""
     process = subprocess.Popen(
-        cited("ingest", str(folder), data=data),
+        cited("ingest", str(folder)),
         env=env_for(data),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
     try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if committed_documents(data) >= at_least:
-                break
+        while time.monotonic() < deadline and process.poll() is None and not ready():
             time.sleep(0.02)
         assert process.poll() is None, "ingestion finished before it could be killed"
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
+
+
+def ingest_json(folder: Path, data: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        cited("ingest", str(folder), "--json"),
+        env=env_for(data),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def check_consistent(data: Path, allowed_hashes: dict[str, set[str]]) -> None:
@@ -105,21 +124,12 @@ def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Pa
     folder, data = tmp_path / "in", tmp_path / "data"
     old = write_files(folder, "first draft")
 
-    kill_mid_ingest(folder, data, at_least=1)
+    kill_when(folder, data, lambda: committed_documents(data) > 0)
     done_before = committed_documents(data)
     assert 0 < done_before < N_FILES
     check_consistent(data, {s: {h} for s, h in old.items()})
 
-    rerun = subprocess.run(
-        cited("ingest", str(folder), "--json", data=data),
-        env=env_for(data),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert rerun.returncode == 0, rerun.stderr
-    files = json.loads(rerun.stdout)["files"]
+    files = ingest_json(folder, data)["files"]
     assert files["unchanged"] >= done_before  # nothing committed was redone
     assert files["unchanged"] + files["added"] == N_FILES and files["failed"] == 0
     check_consistent(data, {s: {h} for s, h in old.items()})
@@ -128,42 +138,12 @@ def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Pa
     # Now every file changes and the update is killed half way: each document is the old
     # or the new version, never a mix; the next run finishes the job.
     new = write_files(folder, "second draft")
-    kill_mid_ingest_update(folder, data)
-    both = {s: {old[s], new[s]} for s in old}
-    check_consistent(data, both)
+    before = generation(data)
+    kill_when(folder, data, lambda: generation(data) > before)
+    check_consistent(data, {s: {old[s], new[s]} for s in old})
     with sqlite3.connect(data / "cited.db") as conn:
         hashes = [row[0] for row in conn.execute("select content_hash from documents")]
     updated = sum(h in set(new.values()) for h in hashes)
     assert len(hashes) == N_FILES and 0 < updated < N_FILES  # killed part-way
-    final = subprocess.run(
-        cited("ingest", str(folder), "--json", data=data),
-        env=env_for(data),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert final.returncode == 0, final.stderr
+    assert ingest_json(folder, data)["files"]["updated"] == N_FILES - updated
     check_consistent(data, {s: {h} for s, h in new.items()})
-
-
-def kill_mid_ingest_update(folder: Path, data: Path) -> None:
-    with sqlite3.connect(data / "cited.db") as conn:
-        generation = conn.execute("select generation from index_state").fetchone()[0]
-    process = subprocess.Popen(
-        cited("ingest", str(folder), data=data),
-        env=env_for(data),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            with sqlite3.connect(data / "cited.db", timeout=1) as conn:
-                if conn.execute("select generation from index_state").fetchone()[0] > generation:
-                    break
-            time.sleep(0.02)
-        assert process.poll() is None, "update finished before it could be killed"
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)

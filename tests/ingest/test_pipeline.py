@@ -13,7 +13,7 @@ import pytest
 
 from index import KnowledgeBase, Store, WriterLock, WriterLockedError
 from ingest import Ingestor, IngestReport
-from tests.files import write_bad_corpus, write_good_corpus
+from tests.files import make_pptx, write_bad_corpus, write_good_corpus
 
 Run = Callable[..., IngestReport]
 
@@ -50,6 +50,14 @@ def test_bad_files_are_reported_and_good_ones_ingested(
 ) -> None:  # type: ignore[no-untyped-def]
     facts = write_good_corpus(tmp_path / "in")
     expected_failures = write_bad_corpus(tmp_path / "in" / "bad")
+    more = tmp_path / "in" / "more"  # every other format, through the real parser processes
+    more.mkdir()
+    make_pptx(more / "deck.pptx", "Review", "Revenue grew 14 percent in Lisbon.")
+    (more / "cities.csv").write_text("city,population\nTromso,77000\n")
+    (more / "outage.eml").write_text(
+        "From: ops@example.org\nTo: all@example.org\nSubject: Outage\n\n"
+        "The backup generator in hall B starts within 9 seconds.\n"
+    )
     (tmp_path / "in" / ".secret.txt").write_text("hidden")
     (tmp_path / "in" / "image.bmp").write_bytes(b"BM")
 
@@ -59,7 +67,8 @@ def test_bad_files_are_reported_and_good_ones_ingested(
     outcomes = by_name(report)
     for name in facts:
         assert outcomes[name] == ("added", None)
-    assert outcomes["latin1.txt"] == ("added", None)
+    for name in ("latin1.txt", "deck.pptx", "cities.csv", "outage.eml"):
+        assert outcomes[name] == ("added", None)
     for name, reason_word in expected_failures.items():
         status, reason = outcomes[name]
         assert status == "failed" and reason_word in (reason or ""), (name, reason)
@@ -69,11 +78,11 @@ def test_bad_files_are_reported_and_good_ones_ingested(
     assert report.exit_code == 1
     assert [Path(o.source).name for o in report.outcomes].count("notes.txt") == 1
     summary = report.to_dict()
-    assert summary["files"]["added"] == len(facts) + 1
+    assert summary["files"]["added"] == len(facts) + 4
     assert summary["files"]["failed"] == len(expected_failures) + 1
     assert summary["chunks"]["added"] == kb.store.count_chunks() > 0
     # What was ingested is whole and searchable; nothing of the bad files got in.
-    assert kb.store.count_documents() == len(facts) + 1
+    assert kb.store.count_documents() == len(facts) + 4
     for fact in facts.values():
         assert fact in top_hit(kb, embedder, fact)
     vectors = kb.vectors()
