@@ -11,11 +11,11 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from pydantic import ValidationError
@@ -23,7 +23,6 @@ from pydantic import ValidationError
 from ingest import offline
 
 log = logging.getLogger("cited")
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _jsonable(value: Any) -> Any:
@@ -272,7 +271,7 @@ def search(ctx: Context, query: str, top_k: int, collection: str | None, as_json
 def reindex(ctx: Context, reembed: bool) -> None:
     """Rebuild the vector index from the SQL store (no re-embedding unless --reembed)."""
     from api import wiring
-    from index import WriterLock
+    from index import ConfigError, WriterLock
 
     settings = ctx.settings
     with cited_errors(), WriterLock(settings.data_dir):
@@ -280,11 +279,21 @@ def reindex(ctx: Context, reembed: bool) -> None:
         kb = wiring.knowledge_base(settings, store)
         if reembed:
             model = wiring.embedder(settings)
-            total = 0
-            for ids, texts in store.iter_chunk_texts():
-                store.replace_embeddings(ids, model.embed_documents(texts))
-                total += len(ids)
-            store.set_model(settings.embedding_model, model.dimension)
+
+            def embed(texts: list[str]) -> Any:
+                # Chunks were cut for the old model; one the new model cannot read whole
+                # would be truncated silently, so refuse (the transaction rolls back).
+                too_long = sum(model.tokenizer.count(t) > model.max_tokens for t in texts)
+                if too_long:
+                    raise ConfigError(
+                        f"{too_long} chunks are longer than {settings.embedding_model} can read "
+                        f"({model.max_tokens} tokens), so re-embedding would truncate them; "
+                        "nothing was changed. Re-ingest your documents into a new data dir "
+                        "(CITED_DATA_DIR) with this model instead."
+                    )
+                return model.embed_documents(texts)
+
+            total = store.reembed(settings.embedding_model, model.dimension, embed)
             click.echo(f"re-embedded {total} chunks with {settings.embedding_model}")
         count = kb.rebuild()
     click.echo(f"vector index rebuilt: {count} vectors")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,15 +175,6 @@ class Store:
             row = session.get(IndexStateRow, 1)
             assert row is not None
             return IndexState(model=row.model, dimension=row.dimension, generation=row.generation)
-
-    def set_model(self, model: str, dimension: int) -> None:
-        """Record the embedding model after a re-embedding (`cited reindex --reembed`)."""
-        with self._sessions.begin() as session:
-            session.execute(
-                update(IndexStateRow)
-                .where(IndexStateRow.id == 1)
-                .values(model=model, dimension=dimension, generation=IndexStateRow.generation + 1)
-            )
 
     @staticmethod
     def _claim_model(session: Session, model: str, dimension: int) -> None:
@@ -490,9 +481,19 @@ class Store:
         matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
         return ids, matrix.reshape(len(rows), dimension).astype(np.float32, copy=False)
 
-    def iter_chunk_texts(self, batch: int = 2000) -> Iterator[tuple[list[int], list[str]]]:
-        last = 0
-        with self._sessions() as session:
+    def reembed(
+        self,
+        model: str,
+        dimension: int,
+        embed: Callable[[list[str]], np.ndarray],
+        batch: int = 1024,
+    ) -> int:
+        """Replace every chunk's embedding with `embed(texts)` and record `model` as the
+        index's model, all in one transaction: a crash half way leaves the old model's
+        vectors, never a mix. Returns the number of chunks re-embedded."""
+        total = 0
+        with self._transaction() as session:
+            last = 0
             while True:
                 rows = session.execute(
                     select(ChunkRow.id, ChunkRow.text)
@@ -501,17 +502,29 @@ class Store:
                     .limit(batch)
                 ).all()
                 if not rows:
-                    return
+                    break
                 last = rows[-1][0]
-                yield [r[0] for r in rows], [r[1] for r in rows]
-
-    def replace_embeddings(self, ids: Sequence[int], matrix: np.ndarray) -> None:
-        vectors = np.ascontiguousarray(matrix, dtype="<f4")
-        with self._sessions.begin() as session:
+                vectors = np.ascontiguousarray(embed([r[1] for r in rows]), dtype="<f4")
+                if vectors.shape != (len(rows), dimension):
+                    raise ValueError(
+                        f"expected {(len(rows), dimension)} embeddings, got {vectors.shape}"
+                    )
+                session.execute(
+                    update(ChunkRow),
+                    [{"id": r[0], "embedding": vectors[n].tobytes()} for n, r in enumerate(rows)],
+                )
+                total += len(rows)
             session.execute(
-                update(ChunkRow),
-                [{"id": i, "embedding": vectors[n].tobytes()} for n, i in enumerate(ids)],
+                update(IndexStateRow)
+                .where(IndexStateRow.id == 1)
+                .values(
+                    model=model,
+                    dimension=dimension,
+                    generation=IndexStateRow.generation + 1,
+                    updated_at=utcnow(),
+                )
             )
+        return total
 
     # -- lexical -------------------------------------------------------------------------
 
