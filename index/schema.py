@@ -60,7 +60,9 @@ class DocumentRow(Base):
     file_type: Mapped[str] = mapped_column(String(20))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     n_chunks: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
+    # Deferred: loaded only when asked for by name (documents are listed and cited far more
+    # often than their whole text is read).
+    text: Mapped[str] = mapped_column(Text, deferred=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -84,8 +86,8 @@ class ChunkRow(Base):
     section: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     n_tokens: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
-    # float32, little-endian, `dimension` values (see index_state)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    # float32, little-endian, `dimension` values (see index_state); deferred like the text
+    embedding: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
 
 class IndexStateRow(Base):

@@ -459,21 +459,24 @@ class Store:
         """(ids, float32 matrix) batches of stored embeddings, all chunks or the given ids."""
         wanted = None if ids is None else list(ids)
         with self._sessions() as session:
-            query = select(ChunkRow.id, ChunkRow.embedding).order_by(ChunkRow.id)
-            if wanted is not None:
-                for i in range(0, len(wanted), batch):
-                    rows = session.execute(
-                        query.where(ChunkRow.id.in_(wanted[i : i + batch]))
-                    ).all()
+            if wanted is None:
+                for rows in self._pages(session, ChunkRow.embedding, batch=batch):
                     yield self._matrix(rows, dimension)
                 return
-            last = 0
-            while True:
-                rows = session.execute(query.where(ChunkRow.id > last).limit(batch)).all()
-                if not rows:
-                    return
-                last = rows[-1][0]
+            query = select(ChunkRow.id, ChunkRow.embedding).order_by(ChunkRow.id)
+            for i in range(0, len(wanted), batch):
+                rows = session.execute(query.where(ChunkRow.id.in_(wanted[i : i + batch]))).all()
                 yield self._matrix(rows, dimension)
+
+    @staticmethod
+    def _pages(session: Session, *columns: Any, batch: int) -> Iterator[Sequence[Any]]:
+        """Rows of (chunk id, *columns) of every chunk in id order, `batch` at a time
+        (keyset pagination: each page is an index range scan, however deep)."""
+        last = 0
+        query = select(ChunkRow.id, *columns).order_by(ChunkRow.id).limit(batch)
+        while rows := session.execute(query.where(ChunkRow.id > last)).all():
+            last = rows[-1][0]
+            yield rows
 
     @staticmethod
     def _matrix(rows: Sequence[Any], dimension: int) -> tuple[np.ndarray, np.ndarray]:
@@ -493,17 +496,7 @@ class Store:
         vectors, never a mix. Returns the number of chunks re-embedded."""
         total = 0
         with self._transaction() as session:
-            last = 0
-            while True:
-                rows = session.execute(
-                    select(ChunkRow.id, ChunkRow.text)
-                    .where(ChunkRow.id > last)
-                    .order_by(ChunkRow.id)
-                    .limit(batch)
-                ).all()
-                if not rows:
-                    break
-                last = rows[-1][0]
+            for rows in self._pages(session, ChunkRow.text, batch=batch):
                 vectors = np.ascontiguousarray(embed([r[1] for r in rows]), dtype="<f4")
                 if vectors.shape != (len(rows), dimension):
                     raise ValueError(

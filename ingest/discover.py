@@ -49,6 +49,13 @@ def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _stat_failure(path: Path, exc: OSError) -> FileOutcome:
+    reason = _describe(exc)
+    if exc.errno == errno.ENOENT and path.is_symlink():
+        reason = "broken symbolic link (its target does not exist)"
+    return FileOutcome(source_of(path), "failed", reason)
+
+
 def supported_types() -> str:
     return ", ".join(sorted(FILE_TYPES))
 
@@ -62,11 +69,7 @@ def discover(paths: list[Path]) -> Discovery:
         try:
             info = given.stat()
         except OSError as exc:
-            if exc.errno == errno.ENOENT and given.is_symlink():
-                reason = "broken symbolic link (its target does not exist)"
-            else:
-                reason = _describe(exc)
-            found.left_out.append(FileOutcome(source, "failed", reason))
+            found.left_out.append(_stat_failure(given, exc))
             continue
         if stat.S_ISDIR(info.st_mode):
             _walk(given, found, visited_dirs)
@@ -97,10 +100,7 @@ def _walk(folder: Path, found: Discovery, visited: set[tuple[int, int]]) -> None
         try:
             info = path.stat()
         except OSError as exc:
-            reason = _describe(exc)
-            if exc.errno == errno.ENOENT and path.is_symlink():
-                reason = "broken symbolic link (its target does not exist)"
-            found.left_out.append(FileOutcome(source_of(path), "failed", reason))
+            found.left_out.append(_stat_failure(path, exc))
             continue
         if stat.S_ISDIR(info.st_mode):
             _walk(path, found, visited)
