@@ -237,7 +237,7 @@ def search(ctx: Context, query: str, top_k: int, collection: str | None, as_json
     with cited_errors():
         kb = wiring.knowledge_base(settings, wiring.open_store(settings))
         kb.check_model()
-        hits = kb.search(wiring.embedder(settings).embed_query(query), top_k, collection)
+        hits = kb.search(wiring.embedder(settings).embed_query(query), top_k, Scope(collection=collection))
     if as_json:
         emit_json(
             [

@@ -14,7 +14,15 @@ from index.errors import (
 from index.knowledge import KnowledgeBase, Repair
 from index.lock import WriterLock
 from index.store import Store, WriteResult
-from index.types import Chunk, Document, IndexState, NewChunk, NewDocument, ScoredChunk
+from index.types import (
+    Chunk,
+    Document,
+    IndexState,
+    NewChunk,
+    NewDocument,
+    Scope,
+    ScoredChunk,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -32,6 +40,7 @@ __all__ = [
     "NotFoundError",
     "ParseError",
     "Repair",
+    "Scope",
     "ScoredChunk",
     "SentenceTransformerEmbedder",
     "Store",

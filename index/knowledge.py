@@ -18,14 +18,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-import faiss
 import numpy as np
 
-from index.errors import ModelMismatchError
+from index.errors import ConfigError, ModelMismatchError
 from index.store import Store, WriteResult, mismatch_message
-from index.types import NewDocument, ScoredChunk
-from index.vectors import FlatVectorIndex, VectorHeader
+from index.types import Chunk, Document, NewDocument, Scope, ScoredChunk
+from index.vectors import HnswParams, Kind, VectorHeader, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,36 @@ class Repair:
     rebuilt: bool
 
 
+HNSW_COMPACT_SHARE = 0.1  # rebuild an HNSW graph once this share of its vectors is hidden
+SCOPE_CACHE_SIZE = 64
+
+
 class KnowledgeBase:
-    def __init__(self, store: Store, vector_path: Path, model_name: str) -> None:
+    """`vector_kind` "auto" keeps an exact flat index up to `hnsw_threshold` vectors and an
+    HNSW graph above (chosen when the index is loaded or rebuilt)."""
+
+    def __init__(
+        self,
+        store: Store,
+        vector_path: Path,
+        model_name: str,
+        vector_kind: Literal["auto", "flat", "hnsw"] = "auto",
+        hnsw_threshold: int = 200_000,
+        hnsw: HnswParams | None = None,
+    ) -> None:
+        if vector_kind not in ("auto", "flat", "hnsw"):
+            raise ConfigError(f"CITED_VECTOR_INDEX must be auto, flat or hnsw, got {vector_kind!r}")
+        if hnsw_threshold < 1:
+            raise ConfigError(f"CITED_HNSW_THRESHOLD must be positive, got {hnsw_threshold}")
         self.store = store
         self.vector_path = vector_path
         self.model_name = model_name
-        self._vectors: FlatVectorIndex | None = None
+        self.vector_kind = vector_kind
+        self.hnsw_threshold = hnsw_threshold
+        self.hnsw = hnsw or HnswParams()
+        # scope -> (store generation, ascending chunk ids inside it)
+        self._scopes: dict[Scope, tuple[int, np.ndarray]] = {}
+        self._vectors: VectorIndex | None = None
         self._dirty = False
         self.last_repair: Repair | None = None
 
@@ -60,22 +84,23 @@ class KnowledgeBase:
                 )
             )
 
-    def vectors(self) -> FlatVectorIndex | None:
+    def vectors(self) -> VectorIndex | None:
         """The vector index, loaded and repaired against SQL on first use; None while empty."""
         if self._vectors is None:
             self.check_model()
             self._vectors, self.last_repair = self._load_and_repair()
         return self._vectors
 
-    def _load_and_repair(self) -> tuple[FlatVectorIndex | None, Repair]:
+    def _load_and_repair(self) -> tuple[VectorIndex | None, Repair]:
         state = self.store.state()
         if state.model is None or state.dimension is None:
             return None, Repair(0, 0, False)
-        loaded = FlatVectorIndex.load(self.vector_path)
+        loaded = VectorIndex.load(self.vector_path)
         if (
             loaded is None
             or loaded[1].model != state.model
             or loaded[1].dimension != state.dimension
+            or loaded[1].kind != self._kind_for(self.store.count_chunks())
         ):
             vectors = self._rebuild(state.dimension)
             self._save(vectors)
@@ -99,9 +124,14 @@ class KnowledgeBase:
             self._save(vectors)
         return vectors, repair
 
-    def _rebuild(self, dimension: int) -> FlatVectorIndex:
+    def _kind_for(self, count: int) -> Kind:
+        if self.vector_kind == "auto":
+            return "hnsw" if count > self.hnsw_threshold else "flat"
+        return self.vector_kind
+
+    def _rebuild(self, dimension: int) -> VectorIndex:
         started = time.perf_counter()
-        vectors = FlatVectorIndex(dimension)
+        vectors = VectorIndex(dimension, self._kind_for(self.store.count_chunks()), self.hnsw)
         for ids, matrix in self.store.iter_embeddings(dimension):
             vectors.add(ids, matrix)
         log.info(
@@ -122,12 +152,21 @@ class KnowledgeBase:
         self._save(self._vectors)
         return len(self._vectors)
 
-    def _save(self, vectors: FlatVectorIndex) -> None:
+    def _save(self, vectors: VectorIndex) -> None:
         state = self.store.state()
         assert state.model is not None
+        if vectors.hidden > HNSW_COMPACT_SHARE * max(len(vectors), 1):
+            vectors = self._vectors = self._rebuild(vectors.dimension)
         vectors.save(
             self.vector_path,
-            VectorHeader(state.model, vectors.dimension, state.generation, len(vectors)),
+            VectorHeader(
+                state.model,
+                vectors.dimension,
+                state.generation,
+                len(vectors),
+                vectors.kind,
+                vectors.hidden,
+            ),
         )
         self._dirty = False
 
@@ -138,7 +177,7 @@ class KnowledgeBase:
         vectors = self.vectors()
         results = self.store.write(batch, self.model_name, dimension)
         if vectors is None:
-            vectors = self._vectors = FlatVectorIndex(dimension)
+            vectors = self._vectors = VectorIndex(dimension, self._kind_for(0), self.hnsw)
         for (_, embeddings), result in zip(batch, results, strict=True):
             vectors.remove(np.array(result.removed_chunk_ids, dtype=np.int64))
             vectors.add(np.array(result.chunk_ids, dtype=np.int64), embeddings)
@@ -159,22 +198,43 @@ class KnowledgeBase:
         if self._dirty and self._vectors is not None:
             self._save(self._vectors)
 
-    def search(self, query: np.ndarray, k: int, collection: str | None = None) -> list[ScoredChunk]:
-        """The k chunks most similar to `query` (a normalized vector), best first."""
+    def scope_ids(self, scope: Scope) -> np.ndarray:
+        """Ascending chunk ids inside `scope`, cached until the store changes."""
+        generation = self.store.state().generation
+        cached = self._scopes.get(scope)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        ids = self.store.scope_chunk_ids(scope)
+        if len(self._scopes) >= SCOPE_CACHE_SIZE:
+            self._scopes.pop(next(iter(self._scopes)))
+        self._scopes[scope] = (generation, ids)
+        return ids
+
+    def search(self, query: np.ndarray, k: int, scope: Scope | None = None) -> list[ScoredChunk]:
+        """The k chunks most similar to `query` (a normalized vector) inside `scope`, best
+        first."""
+        return [
+            ScoredChunk(chunk, document, score)
+            for chunk, document, score in self._join(self.search_ids(query, k, scope))
+        ]
+
+    def search_ids(
+        self, query: np.ndarray, k: int, scope: Scope | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk id, cosine similarity) of the k nearest chunks inside `scope`, best first.
+        Ids may include chunks deleted by another process since the index was loaded;
+        join them to the store (which skips those)."""
         vectors = self.vectors()
         if vectors is None or len(vectors) == 0 or k <= 0:
             return []
-        if collection is None:
-            scores, ids = vectors.search(query, k)
-        else:
-            allowed = self.store.collection_chunk_ids(collection)
+        allowed = None
+        if scope is not None and not scope.everything:
+            allowed = self.scope_ids(scope)
             if len(allowed) == 0:
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
-            scores, ids = vectors.search(query, k, params)
-        found = self.store.chunks_with_documents([int(i) for i in ids[0] if i >= 0])
-        return [
-            ScoredChunk(found[int(i)][0], found[int(i)][1], float(s))
-            for s, i in zip(scores[0], ids[0], strict=True)
-            if int(i) in found
-        ]
+        scores, ids = vectors.search(query, k, allowed)
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def _join(self, hits: list[tuple[int, float]]) -> list[tuple[Chunk, Document, float]]:
+        found = self.store.chunks_with_documents([i for i, _ in hits])
+        return [(found[i][0], found[i][1], s) for i, s in hits if i in found]

@@ -14,6 +14,7 @@ MAX_TERMS terms, so FTS syntax typed by a user can never break or widen the quer
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
@@ -205,15 +206,41 @@ def install(conn: Connection) -> None:
         raise NotImplementedError(f"no lexical index for the {conn.dialect.name} dialect")
 
 
+def scope_sql(
+    collection_id: int | None, document_ids: Sequence[str], source_prefix: str | None
+) -> tuple[str, dict[str, object]]:
+    """SQL conditions on `d` (documents) limiting a search to a scope, and their parameters.
+    The source prefix is compared with substr(), not LIKE, so % and _ in paths are literal."""
+    where = ""
+    params: dict[str, object] = {}
+    if collection_id is not None:
+        where += " AND d.collection_id = :cid"
+        params["cid"] = collection_id
+    if document_ids:
+        names = [f"doc{i}" for i in range(len(document_ids))]
+        where += " AND d.id IN (" + ", ".join(":" + n for n in names) + ")"
+        params.update(zip(names, document_ids, strict=True))
+    if source_prefix:
+        where += " AND substr(d.source, 1, :plen) = :prefix"
+        params["plen"] = len(source_prefix)
+        params["prefix"] = source_prefix
+    return where, params
+
+
 def search(
-    conn: Connection, question: str, k: int, collection_id: int | None
+    conn: Connection,
+    question: str,
+    k: int,
+    collection_id: int | None = None,
+    document_ids: Sequence[str] = (),
+    source_prefix: str | None = None,
 ) -> list[tuple[int, float]]:
     """(chunk id, score) pairs, best first; higher score is better."""
     terms = query_terms(question)
     if not terms or k <= 0:
         return []
-    where = "" if collection_id is None else " AND d.collection_id = :cid"
-    params: dict[str, object] = {"k": k, "cid": collection_id}
+    where, params = scope_sql(collection_id, document_ids, source_prefix)
+    params["k"] = k
     if conn.dialect.name == "sqlite":
         params["q"] = " OR ".join('"' + term + '"' for term in terms)
         sql = (

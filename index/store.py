@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,7 +44,7 @@ from index.schema import (
     IndexStateRow,
     utcnow,
 )
-from index.types import Chunk, Document, IndexState, NewDocument
+from index.types import Chunk, Document, IndexState, NewDocument, Scope
 
 log = logging.getLogger(__name__)
 
@@ -427,15 +437,23 @@ class Store:
         with self._sessions() as session:
             return np.fromiter(session.scalars(select(ChunkRow.id)), dtype=np.int64)
 
-    def collection_chunk_ids(self, collection: str) -> np.ndarray:
+    def scope_chunk_ids(self, scope: Scope) -> np.ndarray:
+        """Ids of the chunks inside `scope`, ascending."""
         with self._sessions() as session:
-            query = (
-                select(ChunkRow.id)
-                .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
-                .join(CollectionRow)
-                .where(CollectionRow.name == collection)
+            collection_id = None
+            if scope.collection is not None:
+                collection_id = self._collection_id(session, scope.collection, create=False)
+                if collection_id is None:
+                    return np.zeros(0, dtype=np.int64)
+            where, params = lexical.scope_sql(
+                collection_id, scope.document_ids, scope.source_prefix
             )
-            return np.fromiter(session.scalars(query), dtype=np.int64)
+            sql = (
+                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+                "WHERE 1 = 1" + where + " ORDER BY c.id"
+            )
+            rows = session.execute(text(sql), params)
+            return np.fromiter((row[0] for row in rows), dtype=np.int64)
 
     def count_chunks(self) -> int:
         with self._sessions() as session:
@@ -522,15 +540,24 @@ class Store:
     # -- lexical -------------------------------------------------------------------------
 
     def lexical_search(
-        self, question: str, k: int, collection: str | None = None
+        self, question: str, k: int, scope: Scope | None = None
     ) -> list[tuple[int, float]]:
+        """(chunk id, score) of the k chunks best matching `question`'s words, best first."""
+        scope = scope or Scope()
         with self._sessions() as session:
             collection_id = None
-            if collection is not None:
-                collection_id = self._collection_id(session, collection, create=False)
+            if scope.collection is not None:
+                collection_id = self._collection_id(session, scope.collection, create=False)
                 if collection_id is None:
                     return []
-            return lexical.search(session.connection(), question, k, collection_id)
+            return lexical.search(
+                session.connection(),
+                question,
+                k,
+                collection_id,
+                scope.document_ids,
+                scope.source_prefix,
+            )
 
 
 def mismatch_message(

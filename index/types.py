@@ -99,6 +99,30 @@ class ScoredChunk:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Which chunks a search may return. Every field narrows it; the default is everything.
+
+    Applied inside both the vector and the lexical search (never by dropping results
+    afterwards), so a search over a narrow scope still returns its k best chunks.
+    """
+
+    collection: str | None = None
+    document_ids: tuple[str, ...] = ()
+    source_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.collection is not None and not self.collection:
+            raise ValueError("scope collection is empty; give a name or None for all")
+        if isinstance(self.document_ids, str):
+            raise ValueError("scope document_ids must be a sequence of ids, not one string")
+        object.__setattr__(self, "document_ids", tuple(self.document_ids))
+
+    @property
+    def everything(self) -> bool:
+        return self.collection is None and not self.document_ids and not self.source_prefix
+
+
+@dataclass(frozen=True)
 class IndexState:
     """What the vectors were made with, and a counter bumped by every committed change."""
 

@@ -1,12 +1,16 @@
 """The vector index: FAISS, keyed by chunk id, derived from the SQL store.
 
-    <data_dir>/vectors.faiss        IndexIDMap2(IndexFlatIP(dim)) over normalized embeddings
-    <data_dir>/vectors.json         {"model", "dimension", "generation", "count"} it was saved at
+    <data_dir>/vectors.faiss   IndexIDMap2 over IndexFlatIP (exact) or IndexHNSWFlat (approximate)
+    <data_dir>/vectors.json    {"model", "dimension", "generation", "count", "kind", "hidden"}
 
 Both files are written atomically (temp file, fsync, rename). They may lag the SQL store
-after a crash; `KnowledgeBase.open()` repairs that by comparing id sets (chunk ids are never
-reused, so equal id sets mean equal contents). Deliberately not done here: deciding what
-should be in the index (the store says) and approximate indexes (a later issue).
+after a crash; `KnowledgeBase.vectors()` repairs that by comparing id sets (chunk ids are
+never reused, so equal id sets mean equal contents).
+
+HNSW cannot remove vectors, so a removed id is *hidden*: kept in the graph, listed in the
+header, excluded from every search by a selector; the knowledge base rebuilds the graph
+once too many are hidden. Deliberately not done here: deciding what should be in the index
+(the store says), and choosing flat or HNSW (the knowledge base does, by size).
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import faiss
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+
+Kind = Literal["flat", "hnsw"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,15 @@ class VectorHeader:
     dimension: int
     generation: int
     count: int
+    kind: Kind = "flat"
+    hidden: int = 0
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    m: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -51,20 +68,37 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-class FlatVectorIndex:
-    """Exact inner-product search over normalized vectors (= cosine similarity)."""
+class VectorIndex:
+    """Inner-product search over normalized vectors (= cosine similarity), keyed by chunk id."""
 
-    def __init__(self, dimension: int) -> None:
+    def __init__(self, dimension: int, kind: Kind = "flat", hnsw: HnswParams | None = None) -> None:
         if dimension <= 0:
             raise ValueError(f"vector dimension must be positive, got {dimension}")
+        if kind not in ("flat", "hnsw"):
+            raise ValueError(f"vector index kind must be 'flat' or 'hnsw', got {kind!r}")
         self.dimension = dimension
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self.kind: Kind = kind
+        self.hnsw = hnsw or HnswParams()
+        self._hidden = np.zeros(0, dtype=np.int64)  # sorted ids removed from an HNSW graph
+        if kind == "flat":
+            inner = faiss.IndexFlatIP(dimension)
+        else:
+            inner = faiss.IndexHNSWFlat(dimension, self.hnsw.m, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = self.hnsw.ef_construction
+            inner.hnsw.efSearch = self.hnsw.ef_search
+        self._index = faiss.IndexIDMap2(inner)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return int(self._index.ntotal) - len(self._hidden)
+
+    @property
+    def hidden(self) -> int:
+        return len(self._hidden)
 
     def ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        """Ids searchable now, ascending."""
+        stored = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        return np.setdiff1d(stored, self._hidden)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:
@@ -77,16 +111,39 @@ class FlatVectorIndex:
     def remove(self, ids: np.ndarray) -> int:
         if len(ids) == 0:
             return 0
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if self.kind == "hnsw":
+            present = np.intersect1d(faiss.vector_to_array(self._index.id_map), ids)
+            before = len(self._hidden)
+            self._hidden = np.union1d(self._hidden, present)
+            return len(self._hidden) - before
         # faiss's SWIG stubs know only the IDSelector overload; its wrapper also takes an array.
-        return int(self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))  # type: ignore[arg-type]
+        return int(self._index.remove_ids(ids))  # type: ignore[arg-type]
 
     def search(
-        self, queries: np.ndarray, k: int, params: faiss.SearchParameters | None = None
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each (n_queries, k); missing neighbours have id -1."""
+        """(scores, ids), each (n_queries, k), best first; missing neighbours have id -1.
+        `allowed`: ascending ids to search among (the others are never returned)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
-        k = max(1, min(k, len(self)))
+        k = max(1, min(k, max(len(self), 1)))
+        selector: faiss.IDSelector | None = None
+        if allowed is not None:
+            if len(self._hidden):
+                allowed = np.setdiff1d(allowed, self._hidden)
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))  # type: ignore[call-arg]
+        elif len(self._hidden):
+            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._hidden))  # type: ignore[call-arg]
+        params: faiss.SearchParameters | None = None
+        if self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(efSearch=max(self.hnsw.ef_search, k))  # type: ignore[call-arg]
+            if selector is not None:
+                params.sel = selector
+        elif selector is not None:
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        # Keep the selector alive for the duration of the search (params holds a raw pointer).
         scores, ids = self._index.search(queries, k, params=params)
+        del selector
         return scores, ids
 
     def reconstruct(self, chunk_id: int) -> np.ndarray:
@@ -94,13 +151,18 @@ class FlatVectorIndex:
 
     def save(self, path: Path, header: VectorHeader) -> None:
         _atomic_write(path, faiss.serialize_index(self._index).tobytes())
-        _atomic_write(header_path(path), json.dumps(header.__dict__).encode())
+        _atomic_write(
+            header_path(path),
+            json.dumps({**header.__dict__, "hidden_ids": self._hidden.tolist()}).encode(),
+        )
 
     @classmethod
-    def load(cls, path: Path) -> tuple[FlatVectorIndex, VectorHeader] | None:
+    def load(cls, path: Path) -> tuple[VectorIndex, VectorHeader] | None:
         """The saved index and its header, or None when either is missing or unreadable."""
         try:
-            header = VectorHeader(**json.loads(header_path(path).read_text()))
+            raw_header = json.loads(header_path(path).read_text())
+            hidden = np.array(sorted(raw_header.pop("hidden_ids", [])), dtype=np.int64)
+            header = VectorHeader(**raw_header)
             raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
             index = faiss.deserialize_index(raw)
         except FileNotFoundError:
@@ -108,14 +170,22 @@ class FlatVectorIndex:
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             log.warning("vector index unreadable, will rebuild path=%s error=%s", path, exc)
             return None
-        if index.d != header.dimension or index.ntotal != header.count:
+        if index.d != header.dimension or index.ntotal != header.count + len(hidden):
             log.warning("vector index does not match its header, will rebuild path=%s", path)
             return None
         if not isinstance(index, faiss.IndexIDMap2):
             log.warning("vector index has an unexpected type, will rebuild path=%s", path)
             return None
-        loaded = cls(header.dimension)
+        loaded = cls(header.dimension, header.kind)
         loaded._index = index
+        loaded._hidden = hidden
+        if header.kind == "hnsw":
+            inner = faiss.downcast_index(index.index)
+            loaded.hnsw = HnswParams(
+                m=loaded.hnsw.m,
+                ef_construction=int(inner.hnsw.efConstruction),
+                ef_search=int(inner.hnsw.efSearch),
+            )
         return loaded, header
 
 

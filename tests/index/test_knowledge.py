@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import KnowledgeBase, ModelMismatchError, Store
-from index.vectors import FlatVectorIndex
+from index import KnowledgeBase, ModelMismatchError, Scope, Store
+from index.vectors import VectorIndex
 from tests.index.test_store import new_document
 
 FACTS = [
@@ -23,14 +23,17 @@ FACTS = [
 OpenKB = Callable[[str], KnowledgeBase]
 
 
-@pytest.fixture
-def open_kb(database_url: str, tmp_path: Path) -> Iterator[OpenKB]:
-    """Opens knowledge bases on the test's database and data dir; closes them all after."""
+@pytest.fixture(params=["flat", "hnsw"])
+def open_kb(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[OpenKB]:
+    """Opens knowledge bases on the test's database and data dir, with each kind of vector
+    index; closes them all after."""
     opened: list[Store] = []
 
     def open_one(model: str) -> KnowledgeBase:
         opened.append(Store(database_url))
-        return KnowledgeBase(opened[-1], tmp_path / "vectors.faiss", model)
+        return KnowledgeBase(
+            opened[-1], tmp_path / "vectors.faiss", model, vector_kind=request.param
+        )
 
     yield open_one
     for store in opened:
@@ -81,12 +84,17 @@ def test_collection_filter_applies_inside_the_vector_search(filled, embedder) ->
     kb, _ = filled
     text = "Emperor penguins breed during the Antarctic winter."
     kb.write(
-        [(new_document("/e/p.txt", [text], collection="birds"), embedder.embed_documents([text]))],
+        [
+            (
+                new_document("/e/p.txt", [text], collection="birds"),
+                embedder.embed_documents([text]),
+            )
+        ],
         embedder.dimension,
     )
-    hits = kb.search(embedder.embed_query("penguins"), 10, collection="birds")
+    hits = kb.search(embedder.embed_query("penguins"), 10, Scope(collection="birds"))
     assert [h.chunk.text for h in hits] == [text]
-    assert kb.search(embedder.embed_query("penguins"), 10, collection="nothing") == []
+    assert kb.search(embedder.embed_query("penguins"), 10, Scope(collection="nothing")) == []
 
 
 def test_stale_vector_file_is_repaired_from_sql_on_open(
@@ -112,7 +120,7 @@ def test_stale_vector_file_is_repaired_from_sql_on_open(
     assert (reopened.last_repair.added, reopened.last_repair.removed) == (1, 1)
     assert set(vectors.ids()) == set(reopened.store.chunk_ids())
     assert top_text(reopened, embedder, "what focuses a lighthouse beam?") == text
-    loaded = FlatVectorIndex.load(tmp_path / "vectors.faiss")
+    loaded = VectorIndex.load(tmp_path / "vectors.faiss")
     assert loaded is not None and set(loaded[0].ids()) == set(reopened.store.chunk_ids())
 
 
@@ -150,3 +158,61 @@ def test_opening_with_another_model_is_refused_with_the_fix(filled, open_kb) -> 
     message = caught.value.message
     assert "sentence-transformers/all-MiniLM-L6-v2" in message and "some-org/other-model" in message
     assert "cited reindex --reembed" in message and "CITED_EMBEDDING_MODEL" in message
+
+
+def test_hnsw_hides_removed_vectors_across_saves_and_compacts(
+    database_url, embedder, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    store = Store(database_url)
+    try:
+        kb = KnowledgeBase(store, tmp_path / "vectors.faiss", embedder.model_name, "hnsw")
+        texts = [
+            f"Item number {i} is a {word} lamp."
+            for i, word in enumerate("red green blue teal amber".split())
+        ]
+        written = kb.write(
+            [
+                (new_document(f"/d/{i}.txt", [t]), embedder.embed_documents([t]))
+                for i, t in enumerate(texts)
+            ],
+            embedder.dimension,
+        )
+        gone = written[2].chunk_ids[0]
+        kb.delete([written[2].document.id])
+        kb.flush()  # 1 of 5 hidden is over the compaction share: rebuilt without it
+        loaded = VectorIndex.load(tmp_path / "vectors.faiss")
+        assert loaded is not None and loaded[0].kind == "hnsw" and loaded[0].hidden == 0
+        assert gone not in loaded[0].ids()
+
+        vectors = kb.vectors()
+        assert vectors is not None
+        vectors.remove(np.array([written[0].chunk_ids[0]]))
+        assert vectors.hidden == 1 and len(vectors) == 3
+        ids = vectors.search(embedder.embed_query("red lamp"), 10)[1][0]
+        assert written[0].chunk_ids[0] not in ids and gone not in ids and len(set(ids) - {-1}) == 3
+    finally:
+        store.close()
+
+
+def test_auto_index_kind_follows_the_size(database_url, embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = Store(database_url)
+    try:
+        kb = KnowledgeBase(
+            store, tmp_path / "vectors.faiss", embedder.model_name, "auto", hnsw_threshold=2
+        )
+        kb.write(
+            [
+                (new_document(f"/d/{i}.txt", [t]), embedder.embed_documents([t]))
+                for i, t in enumerate(FACTS)
+            ],
+            embedder.dimension,
+        )
+        assert kb.rebuild() == len(FACTS)
+        vectors = kb.vectors()
+        assert vectors is not None and vectors.kind == "hnsw"
+        small = KnowledgeBase(store, tmp_path / "vectors.faiss", embedder.model_name, "auto")
+        vectors = small.vectors()
+        assert vectors is not None and vectors.kind == "flat" and small.last_repair is not None
+        assert small.last_repair.rebuilt
+    finally:
+        store.close()

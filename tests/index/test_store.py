@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from index import ModelMismatchError, NewChunk, NewDocument, NotFoundError, Store
+from index import ModelMismatchError, NewChunk, NewDocument, NotFoundError, Scope, Store
 
 DIM = 8
 
@@ -156,8 +156,8 @@ def test_collections_are_separate(store: Store) -> None:
 
     assert store.collections() == ["blue", "red"]
     assert store.count_documents("red") == store.count_documents("blue") == 1
-    assert len(store.lexical_search("shared words", 5, collection="red")) == 1
-    assert store.lexical_search("shared words", 5, collection="missing") == []
+    assert len(store.lexical_search("shared words", 5, Scope(collection="red"))) == 1
+    assert store.lexical_search("shared words", 5, Scope(collection="missing")) == []
     assert set(store.known_documents("red")) == {"/d/a.txt"}
 
 
