@@ -1,1 +1,40 @@
-"""Placeholder for the answer stage (built by a later issue)."""
+"""Question + passages -> cited answer (extractive or generative), then verified."""
+
+from answer.extractive import ExtractiveAnswerer
+from answer.llm import ChatClient
+from answer.service import QuestionAnswerer
+from answer.support import SupportChecker, looks_like_instruction
+from answer.text import Claim, parse_claims, sentence_spans
+from answer.types import (
+    ANSWER_MODES,
+    NO_ANSWER,
+    Answer,
+    AnswerMode,
+    AnswerSentence,
+    Citation,
+    DeltaEvent,
+    Event,
+    FinalEvent,
+    PassagesEvent,
+)
+
+__all__ = [
+    "ANSWER_MODES",
+    "NO_ANSWER",
+    "Answer",
+    "AnswerMode",
+    "AnswerSentence",
+    "ChatClient",
+    "Citation",
+    "Claim",
+    "DeltaEvent",
+    "Event",
+    "ExtractiveAnswerer",
+    "FinalEvent",
+    "PassagesEvent",
+    "QuestionAnswerer",
+    "SupportChecker",
+    "looks_like_instruction",
+    "parse_claims",
+    "sentence_spans",
+]

@@ -1,4 +1,4 @@
-"""The `cited` command: ingest, docs, search, reindex, config, serve.
+"""The `cited` command: ingest, docs, search, ask, reindex, config, serve.
 
 Exit codes: 0 success; 1 failure (for `ingest`: some files failed, the rest were ingested);
 2 usage or configuration error. Errors print one line naming the problem and the fix,
@@ -223,46 +223,174 @@ def docs_rm(ctx: Context, document_ids: tuple[str, ...]) -> None:
     click.echo(f"removed {len(document_ids)} documents ({len(removed)} chunks)")
 
 
+def scope_options(command: Any) -> Any:
+    """--collection / --document / --source-prefix: where search and ask may look."""
+    command = click.option(
+        "--source-prefix", default=None, help="Only documents whose source starts with this."
+    )(command)
+    command = click.option(
+        "--document", "documents", multiple=True, help="Only this document id (repeatable)."
+    )(command)
+    return click.option("--collection", "-c", default=None, help="Only this collection.")(command)
+
+
+def _scope(collection: str | None, documents: tuple[str, ...], source_prefix: str | None) -> Any:
+    from index import Scope
+
+    return Scope(collection=collection, document_ids=documents, source_prefix=source_prefix)
+
+
+def passage_dict(passage: Any) -> dict[str, Any]:
+    return {
+        "score": round(passage.score, 4),
+        "similarity": round(passage.similarity, 4),
+        "chunk_id": passage.chunk_id,
+        "document_id": passage.document_id,
+        "collection": passage.collection,
+        "title": passage.title,
+        "source": passage.source,
+        "page": passage.page,
+        "section": passage.section,
+        "start": passage.start,
+        "end": passage.end,
+        "text": passage.text,
+    }
+
+
 @cli.command()
 @click.argument("query")
-@click.option("--top-k", "-k", default=5, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--collection", "-c", default=None, help="Only this collection.")
+@click.option("--top-k", "-k", default=None, type=click.IntRange(1, 100), help="[CITED_TOP_K]")
+@click.option(
+    "--mode",
+    type=click.Choice(["dense", "lexical", "hybrid"]),
+    default=None,
+    help="[CITED_SEARCH_MODE, default hybrid]",
+)
+@scope_options
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
-def search(ctx: Context, query: str, top_k: int, collection: str | None, as_json: bool) -> None:
-    """The passages most similar to QUERY (dense similarity)."""
+def search(
+    ctx: Context,
+    query: str,
+    top_k: int | None,
+    mode: str | None,
+    collection: str | None,
+    documents: tuple[str, ...],
+    source_prefix: str | None,
+    as_json: bool,
+) -> None:
+    """The passages that best match QUERY (hybrid: dense + lexical, fused)."""
     from api import wiring
 
     settings = ctx.settings
     with cited_errors():
         kb = wiring.knowledge_base(settings, wiring.open_store(settings))
         kb.check_model()
-        hits = kb.search(wiring.embedder(settings).embed_query(query), top_k, Scope(collection=collection))
-    if as_json:
-        emit_json(
-            [
-                {
-                    "score": round(h.score, 4),
-                    "chunk_id": h.chunk.id,
-                    "document_id": h.document.id,
-                    "title": h.document.title,
-                    "source": h.document.source,
-                    "page": h.chunk.page,
-                    "start": h.chunk.start,
-                    "end": h.chunk.end,
-                    "text": h.chunk.text,
-                }
-                for h in hits
-            ]
+        retriever = wiring.retriever(settings, kb, wiring.embedder(settings))
+        passages = retriever.search(
+            query,
+            top_k or settings.top_k,
+            mode,  # type: ignore[arg-type]
+            _scope(collection, documents, source_prefix),
         )
+    if as_json:
+        emit_json([passage_dict(p) for p in passages])
         return
-    if not hits:
+    if not passages:
         click.echo("no passages found", err=True)
-    for rank, hit in enumerate(hits, 1):
-        page = f", p. {hit.chunk.page}" if hit.chunk.page else ""
-        click.echo(f"{rank}. [{hit.score:.3f}] {hit.document.title} ({hit.document.source}{page})")
-        excerpt = " ".join(hit.chunk.text.split())
+    for rank, passage in enumerate(passages, 1):
+        page = f", p. {passage.page}" if passage.page else ""
+        click.echo(f"{rank}. [{passage.score:.3f}] {passage.title} ({passage.source}{page})")
+        excerpt = " ".join(passage.text.split())
         click.echo(f"   {excerpt[:300]}{'...' if len(excerpt) > 300 else ''}")
+
+
+def _read_questions(handle: Any) -> Iterator[str]:
+    """Questions of a file: one per line, or JSON lines with a "question" field."""
+    for number, line in enumerate(handle, 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                raise click.BadParameter(f"line {number} is not valid JSON: {exc}") from None
+            if not isinstance(value.get("question"), str):
+                raise click.BadParameter(f'line {number} has no "question" string')
+            yield value["question"]
+        else:
+            yield line
+
+
+def print_answer(answer: Any) -> None:
+    click.echo(answer.answer)
+    if answer.abstained:
+        click.echo(f"({answer.reason})")
+        return
+    click.echo("\nSources:")
+    for citation in answer.citations:
+        page = f", p. {citation.page}" if citation.page else ""
+        click.echo(f"[{citation.n}] {citation.title} ({citation.source}{page})")
+        click.echo(f'    "{" ".join(citation.quote.split())}"')
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--questions", "questions_file", type=click.File("r"), default=None,
+              help="Ask each question of FILE (lines, or JSON lines with \"question\"); "
+              "prints one JSON answer per line.")
+@click.option("--top-k", "-k", default=None, type=click.IntRange(1, 100), help="[CITED_TOP_K]")
+@click.option(
+    "--mode",
+    type=click.Choice(["extractive", "generative"]),
+    default=None,
+    help="[CITED_ANSWER_MODE, default extractive]",
+)
+@scope_options
+@click.option("--json", "as_json", is_flag=True, help="Print the answer contract as JSON.")
+@pass_context
+def ask(
+    ctx: Context,
+    question: str | None,
+    questions_file: Any,
+    top_k: int | None,
+    mode: str | None,
+    collection: str | None,
+    documents: tuple[str, ...],
+    source_prefix: str | None,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION from the documents; every sentence cites an exact quote."""
+    from api import wiring
+    from index.errors import CitedError
+
+    if (question is None) == (questions_file is None):
+        raise click.UsageError("give either a QUESTION or --questions FILE")
+    settings = ctx.settings
+    scope = _scope(collection, documents, source_prefix)
+    with cited_errors():
+        kb = wiring.knowledge_base(settings, wiring.open_store(settings))
+        kb.check_model()
+        qa = wiring.question_answerer(
+            settings, wiring.retriever(settings, kb, wiring.embedder(settings))
+        )
+        if question is not None:
+            answer = qa.ask(question, mode=mode, top_k=top_k, scope=scope)  # type: ignore[arg-type]
+            if as_json:
+                emit_json(answer.to_dict())
+            else:
+                print_answer(answer)
+            return
+    failed = 0
+    for text in _read_questions(questions_file):
+        try:
+            line = qa.ask(text, mode=mode, top_k=top_k, scope=scope).to_dict()  # type: ignore[arg-type]
+        except CitedError as exc:
+            failed += 1
+            line = {"question": text, "error": {"code": exc.code, "message": exc.message}}
+        click.echo(json.dumps(line, ensure_ascii=False))
+    sys.exit(1 if failed else 0)
 
 
 @cli.command()

@@ -56,6 +56,62 @@ class Settings(BaseSettings):
     collection: str = Field(
         "default", min_length=1, max_length=200, description="Default collection."
     )
+    # -- retrieval --
+    search_mode: Literal["dense", "lexical", "hybrid"] = Field(
+        "hybrid", description="How `search` and `ask` find passages."
+    )
+    top_k: int = Field(5, ge=1, le=100, description="Passages retrieved for an answer.")
+    candidates: int = Field(
+        50, ge=1, le=1000, description="Candidates taken from each search before fusion."
+    )
+    rrf_k: float = Field(
+        5.0, ge=0, description="Reciprocal rank fusion constant (bench/fusion.py chose 5)."
+    )
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    lexical_weight: float = Field(
+        1.5, ge=0, description="Weight of the lexical ranking in fusion (bench/fusion.py)."
+    )
+    mmr_lambda: float | None = Field(
+        None, ge=0, le=1, description="MMR diversity (1 = relevance only); unset = off."
+    )
+    rerank_model: str | None = Field(
+        None, description="Cross-encoder name or local path for reranking; unset = off."
+    )
+    rerank_candidates: int = Field(20, ge=1, le=200, description="Passages reranked.")
+    vector_index: Literal["auto", "flat", "hnsw"] = Field(
+        "auto", description="FAISS index kind; auto = flat up to CITED_HNSW_THRESHOLD vectors."
+    )
+    hnsw_threshold: int = Field(200_000, ge=1, description="Vectors above which auto uses HNSW.")
+    hnsw_ef_search: int = Field(128, ge=1, le=4096, description="HNSW search breadth.")
+    # -- answers --
+    answer_mode: Literal["extractive", "generative"] = Field(
+        "extractive", description="Default answer mode."
+    )
+    answer_sentences: int = Field(3, ge=1, le=20, description="Most sentences in an answer.")
+    abstain_threshold: float = Field(
+        0.53,
+        ge=0,
+        lt=1,
+        description="Extractive answers abstain when the best evidence scores under this "
+        "(calibrated by bench/quality.py on SQuAD 2.0).",
+    )
+    support_threshold: float = Field(
+        0.6, gt=0, le=1, description="Least claim-quote similarity the support check accepts."
+    )
+    min_relevance: float = Field(
+        0.1, ge=-1, le=1, description="Abstain when no passage is at least this similar."
+    )
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible server, e.g. http://localhost:11434/v1."
+    )
+    llm_model: str | None = Field(None, description="Model name the LLM server should run.")
+    llm_api_key: SecretStr | None = Field(None, description="Bearer token for the LLM server.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM server.")
+    llm_retries: int = Field(2, ge=0, le=10, description="Retries on LLM server failures.")
+    llm_max_tokens: int = Field(512, ge=16, le=32768, description="Longest reply requested.")
+    llm_retry_unverified: bool = Field(
+        True, description="Ask the model once more when nothing of its reply verifies."
+    )
     host: str = Field("127.0.0.1", description="`cited serve` bind address.")
     port: int = Field(8000, ge=1, le=65535, description="`cited serve` port.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -75,6 +131,11 @@ class Settings(BaseSettings):
                 f"CITED_CHUNK_TOKENS ({self.chunk_tokens})"
             )
         return self
+
+    @field_validator("rerank_model", "llm_base_url", "llm_model", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def database(self) -> str:

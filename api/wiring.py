@@ -3,9 +3,12 @@ on behalf of the stages."""
 
 from __future__ import annotations
 
+from answer import ChatClient, ExtractiveAnswerer, QuestionAnswerer, SupportChecker
 from api.settings import Settings
-from index import KnowledgeBase, SentenceTransformerEmbedder, Store
+from index import ConfigError, KnowledgeBase, SentenceTransformerEmbedder, Store
+from index.vectors import HnswParams
 from ingest import Ingestor, Progress
+from retrieve import CrossEncoderReranker, Retriever
 
 
 def open_store(settings: Settings) -> Store:
@@ -13,7 +16,14 @@ def open_store(settings: Settings) -> Store:
 
 
 def knowledge_base(settings: Settings, store: Store) -> KnowledgeBase:
-    return KnowledgeBase(store, settings.vector_path, settings.embedding_model)
+    return KnowledgeBase(
+        store,
+        settings.vector_path,
+        settings.embedding_model,
+        vector_kind=settings.vector_index,
+        hnsw_threshold=settings.hnsw_threshold,
+        hnsw=HnswParams(ef_search=settings.hnsw_ef_search),
+    )
 
 
 def embedder(settings: Settings) -> SentenceTransformerEmbedder:
@@ -34,4 +44,55 @@ def ingestor(
         parse_workers=settings.parse_workers,
         commit_chunks=settings.commit_chunks,
         progress=progress,
+    )
+
+
+def retriever(
+    settings: Settings, kb: KnowledgeBase, model: SentenceTransformerEmbedder
+) -> Retriever:
+    reranker = None
+    if settings.rerank_model:
+        reranker = CrossEncoderReranker(settings.rerank_model, settings.device, settings.batch_size)
+    return Retriever(
+        kb,
+        model,
+        mode=settings.search_mode,
+        candidates=settings.candidates,
+        rrf_k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        lexical_weight=settings.lexical_weight,
+        mmr_lambda=settings.mmr_lambda,
+        reranker=reranker,
+        rerank_candidates=settings.rerank_candidates,
+    )
+
+
+def chat_client(settings: Settings) -> ChatClient | None:
+    """The language model client, or None when no server is configured."""
+    if not settings.llm_base_url:
+        return None
+    if not settings.llm_model:
+        raise ConfigError("CITED_LLM_BASE_URL is set but CITED_LLM_MODEL is not; name the model")
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return ChatClient(
+        settings.llm_base_url,
+        settings.llm_model,
+        key,
+        timeout=settings.llm_timeout,
+        retries=settings.llm_retries,
+        max_tokens=settings.llm_max_tokens,
+    )
+
+
+def question_answerer(settings: Settings, retrieval: Retriever) -> QuestionAnswerer:
+    return QuestionAnswerer(
+        retrieval,
+        SupportChecker(retrieval.embedder, settings.support_threshold),
+        ExtractiveAnswerer(settings.abstain_threshold, settings.answer_sentences),
+        chat_client(settings),
+        mode=settings.answer_mode,
+        top_k=settings.top_k,
+        min_relevance=settings.min_relevance,
+        retry_unverified=settings.llm_retry_unverified,
+        max_sentences=settings.answer_sentences,
     )

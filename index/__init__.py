@@ -9,6 +9,8 @@ from index.errors import (
     NotFoundError,
     ParseError,
     StoreError,
+    UpstreamError,
+    UpstreamTimeout,
     WriterLockedError,
 )
 from index.knowledge import KnowledgeBase, Repair
@@ -46,6 +48,8 @@ __all__ = [
     "Store",
     "StoreError",
     "Tokenizer",
+    "UpstreamError",
+    "UpstreamTimeout",
     "WriteResult",
     "WriterLock",
     "WriterLockedError",

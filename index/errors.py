@@ -7,7 +7,9 @@
     │   ├── ModelMismatchError                 the index was built with another embedding model
     │   └── WriterLockedError                  another process is writing to the same data dir
     ├── ParseError              422 / exit 1   a file could not be turned into text (reason inside)
-    └── StoreError              500 / exit 1   the SQL store or the vector index is unusable
+    ├── StoreError              500 / exit 1   the SQL store or the vector index is unusable
+    └── UpstreamError           502 / exit 1   the language model server failed or is unreachable
+        └── UpstreamTimeout     504            ... or did not answer in time
 
 Each error carries its HTTP status and CLI exit code, so the edges (api/) turn any of them
 into `{"error": {"code", "message"}}` or a one-line message without knowing the subclass.
@@ -58,3 +60,13 @@ class ParseError(CitedError):
 
 class StoreError(CitedError):
     code = "store_error"
+
+
+class UpstreamError(CitedError):
+    status = 502
+    code = "language_model_unavailable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "language_model_timeout"

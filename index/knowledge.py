@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from index.errors import ConfigError, ModelMismatchError
+from index.errors import ConfigError, ModelMismatchError, NotFoundError
 from index.store import Store, WriteResult, mismatch_message
 from index.types import Chunk, Document, NewDocument, Scope, ScoredChunk
 from index.vectors import HnswParams, Kind, VectorHeader, VectorIndex
@@ -234,6 +234,31 @@ class KnowledgeBase:
                 return []
         scores, ids = vectors.search(query, k, allowed)
         return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def embeddings(self, chunk_ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of `chunk_ids` (from the index, no re-embedding), one row each."""
+        vectors = self.vectors()
+        if vectors is None:
+            raise ValueError("the knowledge base is empty: no embeddings to read")
+        rows: dict[int, np.ndarray] = {}
+        missing = []
+        for chunk_id in chunk_ids:
+            try:
+                rows[chunk_id] = vectors.reconstruct(chunk_id)
+            except RuntimeError:  # written by another process after this index was loaded
+                missing.append(chunk_id)
+        for ids, matrix in self.store.iter_embeddings(vectors.dimension, ids=missing):
+            rows.update(zip(ids.tolist(), matrix, strict=True))
+        unknown = [i for i in chunk_ids if i not in rows]
+        if unknown:
+            raise NotFoundError(f"no chunk with id {unknown[0]} in the store")
+        if not rows:
+            return np.zeros((0, vectors.dimension), dtype=np.float32)
+        return np.stack([rows[i] for i in chunk_ids]).astype(np.float32)
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
+        """chunk id -> (chunk, document) for those that exist in the store."""
+        return self.store.chunks_with_documents(chunk_ids)
 
     def _join(self, hits: list[tuple[int, float]]) -> list[tuple[Chunk, Document, float]]:
         found = self.store.chunks_with_documents([i for i, _ in hits])

@@ -55,3 +55,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     else:
         _reset_postgres(POSTGRES_URL)
         yield POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def answer_kb(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+    """tests/corpus.py ingested by the real pipeline into SQLite + FAISS, once per session:
+    (knowledge base, data dir, corpus folder). Tests must not write to it."""
+    from index import KnowledgeBase, Store
+    from ingest import Ingestor
+    from tests.corpus import write_corpus
+
+    top = tmp_path_factory.mktemp("answers")
+    folder = write_corpus(top / "corpus")
+    store = Store(f"sqlite:///{top / 'data' / 'cited.db'}")
+    kb = KnowledgeBase(store, top / "data" / "vectors.faiss", embedder.model_name)
+    report = Ingestor(kb, embedder, parse_workers=1).run([folder], "default")
+    assert not report.failed, report.failed
+    kb.flush()
+    yield kb, top / "data", folder
+    store.close()

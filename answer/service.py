@@ -1,0 +1,211 @@
+"""Question -> verified answer: retrieve, draft (extractive or generative), verify.
+
+`stream()` yields the events of one answer (passages, text deltas, the final verified
+answer) for the API's server-sent events; `ask()` returns just the final answer.
+Both modes end in the same verification (answer.verify), so the contract's invariants do
+not depend on which mode drafted the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+from index import ConfigError, Scope
+from retrieve import Passage, Retriever
+
+from answer.extractive import ExtractiveAnswerer
+from answer.generative import build_messages, corrective_message, says_no_answer
+from answer.llm import ChatClient
+from answer.support import SupportChecker, VectorCache
+from answer.text import parse_claims, with_markers
+from answer.types import (
+    ANSWER_MODES,
+    Answer,
+    AnswerMode,
+    DeltaEvent,
+    Event,
+    FinalEvent,
+    PassagesEvent,
+)
+from answer.verify import Verified, abstention, verify
+
+log = logging.getLogger(__name__)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+class QuestionAnswerer:
+    def __init__(
+        self,
+        retriever: Retriever,
+        checker: SupportChecker,
+        extractive: ExtractiveAnswerer,
+        llm: ChatClient | None = None,
+        *,
+        mode: AnswerMode = "extractive",
+        top_k: int = 5,
+        min_relevance: float = 0.1,
+        retry_unverified: bool = True,
+        max_sentences: int = 3,
+    ) -> None:
+        if mode not in ANSWER_MODES:
+            raise ConfigError(
+                f"CITED_ANSWER_MODE must be one of {', '.join(ANSWER_MODES)}, got {mode!r}"
+            )
+        if mode == "generative" and llm is None:
+            raise ConfigError(_NO_LLM)
+        self.retriever = retriever
+        self.checker = checker
+        self.extractive = extractive
+        self.llm = llm
+        self.mode: AnswerMode = mode
+        self.top_k = top_k
+        self.min_relevance = min_relevance
+        self.retry_unverified = retry_unverified
+        self.max_sentences = max_sentences
+        self.vectors = VectorCache(retriever.embedder)
+
+    def close(self) -> None:
+        """Release the language model client's connections."""
+        if self.llm is not None:
+            self.llm.close()
+
+    def ask(
+        self,
+        question: str,
+        *,
+        mode: AnswerMode | None = None,
+        top_k: int | None = None,
+        scope: Scope | None = None,
+    ) -> Answer:
+        for event in self.stream(question, mode=mode, top_k=top_k, scope=scope):
+            if isinstance(event, FinalEvent):
+                return event.answer
+        raise AssertionError("an answer stream always ends with a final event")
+
+    def stream(
+        self,
+        question: str,
+        *,
+        mode: AnswerMode | None = None,
+        top_k: int | None = None,
+        scope: Scope | None = None,
+    ) -> Iterator[Event]:
+        mode = mode or self.mode
+        if mode not in ANSWER_MODES:
+            raise ConfigError(f"answer mode must be one of {', '.join(ANSWER_MODES)}, got {mode!r}")
+        if mode == "generative" and self.llm is None:
+            raise ConfigError(_NO_LLM)
+        started = time.perf_counter()
+        retrieval = self.retriever.retrieve(question, top_k or self.top_k, scope=scope)
+        timings = {"retrieve": _ms(started)}
+        passages = retrieval.passages
+        yield PassagesEvent(passages)
+        model = self.llm.model if mode == "generative" and self.llm else self.retriever.embedder.model_name
+        relevant = [p for p in passages if p.similarity >= self.min_relevance]
+        if not relevant:
+            reason = (
+                "no passage matched the question"
+                if not passages
+                else "no retrieved passage is related to the question "
+                f"(best similarity {max(p.similarity for p in passages):.2f})"
+            )
+            timings["total"] = _ms(started)
+            yield FinalEvent(abstention(question, reason, mode, model, timings))
+            return
+        cache = self.vectors
+        if mode == "extractive":
+            step = time.perf_counter()
+            extract = self.extractive.extract(question, retrieval.query_vector, passages, cache)
+            timings["generate"] = _ms(step)
+            if extract.reason:
+                timings["total"] = _ms(started)
+                yield FinalEvent(abstention(question, extract.reason, mode, model, timings))
+                return
+            yield DeltaEvent(" ".join(with_markers(c.text, c.cited) for c in extract.claims))
+            step = time.perf_counter()
+            verified = verify(
+                question, extract.claims, passages, self.checker, cache, mode, model
+            )
+        else:
+            yield from self._generate(question, passages, cache, timings, model, started)
+            return
+        timings["verify"] = _ms(step)
+        timings["total"] = _ms(started)
+        yield FinalEvent(_with_timings(verified.answer, timings))
+
+    def _generate(
+        self,
+        question: str,
+        passages: tuple[Passage, ...],
+        cache: VectorCache,
+        timings: dict[str, float],
+        model: str,
+        started: float,
+    ) -> Iterator[Event]:
+        assert self.llm is not None
+        messages = build_messages(question, passages, self.max_sentences)
+        step = time.perf_counter()
+        parts: list[str] = []
+        for piece in self.llm.stream(messages):
+            parts.append(piece)
+            yield DeltaEvent(piece)
+        reply = "".join(parts)
+        timings["generate"] = _ms(step)
+        step = time.perf_counter()
+        verified = self._verify_reply(question, reply, passages, cache, model)
+        if verified.answer.abstained and verified.rejected and self.retry_unverified:
+            log.info("answer could not be verified, asking the model once more")
+            retry = [
+                *messages,
+                {"role": "assistant", "content": reply},
+                corrective_message(
+                    [f"{r.claim!r}: {r.reason}" for r in verified.rejected], len(passages)
+                ),
+            ]
+            again = self.llm.complete(retry)
+            verified = self._verify_reply(question, again, passages, cache, model)
+        timings["verify"] = _ms(step)
+        timings["total"] = _ms(started)
+        yield FinalEvent(_with_timings(verified.answer, timings))
+
+    def _verify_reply(
+        self,
+        question: str,
+        reply: str,
+        passages: tuple[Passage, ...],
+        cache: VectorCache,
+        model: str,
+    ) -> Verified:
+        if not reply.strip():
+            return Verified(
+                abstention(question, "the language model returned an empty reply", "generative", model, {}),
+                (),
+            )
+        if says_no_answer(reply):
+            return Verified(
+                abstention(
+                    question,
+                    "the language model found no answer in the retrieved passages",
+                    "generative",
+                    model,
+                    {},
+                ),
+                (),
+            )
+        return verify(question, parse_claims(reply), passages, self.checker, cache, "generative", model)
+
+
+def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:
+    return replace(answer, timings_ms=dict(timings))
+
+
+_NO_LLM = (
+    "generative answers need a language model server: set CITED_LLM_BASE_URL "
+    "(e.g. http://localhost:11434/v1 for Ollama) and CITED_LLM_MODEL, or use --mode extractive"
+)

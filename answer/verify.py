@@ -1,0 +1,127 @@
+"""Enforcement of the answer contract on a draft (from either mode): claims with the passage
+numbers they cite -> a verified Answer.
+
+For each claim: cited numbers outside 1..len(passages) are dropped; for each remaining
+passage the support check picks the quote that best supports the claim; citations whose
+passage supports nothing are dropped; a claim left with no citation is removed (never
+shown). Citations are renumbered 1..m in order of first use, one per distinct quote. If
+no claim survives, the answer abstains with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from retrieve import Passage
+
+from answer.support import SupportChecker, VectorCache
+from answer.text import Claim, with_markers
+from answer.types import NO_ANSWER, Answer, AnswerMode, AnswerSentence, Citation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A claim that was removed, and why (logged; used for the corrective retry)."""
+
+    claim: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verified:
+    answer: Answer
+    rejected: tuple[Rejected, ...]
+
+
+def abstention(
+    question: str, reason: str, mode: AnswerMode, model: str, timings: dict[str, float]
+) -> Answer:
+    return Answer(question, NO_ANSWER, True, reason, (), (), mode, model, timings)
+
+
+def verify(
+    question: str,
+    claims: Sequence[Claim],
+    passages: Sequence[Passage],
+    checker: SupportChecker,
+    cache: VectorCache,
+    mode: AnswerMode,
+    model: str,
+    timings: dict[str, float] | None = None,
+) -> Verified:
+    timings = dict(timings or {})
+    numbers: dict[tuple[int, int, int], int] = {}  # (chunk id, start, end) -> citation n
+    citations: list[Citation] = []
+    sentences: list[AnswerSentence] = []
+    rejected: list[Rejected] = []
+    for claim in claims:
+        valid = [n for n in claim.cited if 1 <= n <= len(passages)]
+        if not claim.cited:
+            rejected.append(Rejected(claim.text, "it cites no passage"))
+            continue
+        if not valid:
+            rejected.append(
+                Rejected(
+                    claim.text,
+                    f"it cites {', '.join(f'[{n}]' for n in claim.cited)} but only "
+                    f"[1]-[{len(passages)}] exist",
+                )
+            )
+            continue
+        kept: list[int] = []
+        supports: list[float] = []
+        reasons: list[str] = []
+        for n in valid:
+            passage = passages[n - 1]
+            verdict = checker.check(claim.text, passage, cache)
+            if verdict.quote is None:
+                reasons.append(f"[{n}]: {verdict.reason}")
+                continue
+            quote = verdict.quote
+            key = (passage.chunk_id, quote.start, quote.end)
+            if key not in numbers:
+                numbers[key] = len(citations) + 1
+                citations.append(
+                    Citation(
+                        n=numbers[key],
+                        document_id=passage.document_id,
+                        chunk_id=passage.chunk_id,
+                        title=passage.title,
+                        source=passage.source,
+                        page=passage.page,
+                        start=quote.start,
+                        end=quote.end,
+                        quote=quote.text,
+                    )
+                )
+            if numbers[key] not in kept:
+                kept.append(numbers[key])
+                supports.append(quote.support)
+        if not kept:
+            rejected.append(Rejected(claim.text, "not supported by what it cites (" + "; ".join(reasons) + ")"))
+            continue
+        sentences.append(AnswerSentence(with_markers(claim.text, tuple(kept)), tuple(kept), min(supports)))
+    for item in rejected:
+        log.info("answer sentence removed reason=%r sentence=%r", item.reason, item.claim)
+    if not sentences:
+        if not claims:
+            reason = "no answer was produced from the passages"
+        else:
+            reason = "no sentence of the draft answer was supported by the passages it cited"
+        return Verified(abstention(question, reason, mode, model, timings), tuple(rejected))
+    answer = Answer(
+        question=question,
+        answer=" ".join(s.text for s in sentences),
+        abstained=False,
+        reason=None,
+        sentences=tuple(sentences),
+        citations=tuple(citations),
+        mode=mode,
+        model=model,
+        timings_ms=timings,
+    )
+    return Verified(answer, tuple(rejected))

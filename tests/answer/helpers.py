@@ -1,0 +1,74 @@
+"""Building a QuestionAnswerer on the test corpus, and the contract's invariants as checks
+any test can run on an answer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from answer import NO_ANSWER, ChatClient, ExtractiveAnswerer, QuestionAnswerer, SupportChecker
+from answer.support import missing_terms
+from index import KnowledgeBase
+from retrieve import Retriever
+
+SUPPORT_THRESHOLD = 0.6
+
+
+class QAFactory:
+    """Builds QuestionAnswerers on the test corpus and closes them all at the end."""
+
+    def __init__(self, kb: KnowledgeBase, embedder: Any) -> None:
+        self.kb, self.embedder = kb, embedder
+        self.made: list[QuestionAnswerer] = []
+
+    def __call__(self, llm_url: str | None = None, **options: Any) -> QuestionAnswerer:
+        self.made.append(make_qa(self.kb, self.embedder, llm_url, **options))
+        return self.made[-1]
+
+    def close(self) -> None:
+        for qa in self.made:
+            qa.close()
+
+
+def make_qa(kb: KnowledgeBase, embedder: Any, llm_url: str | None = None, **options: Any) -> QuestionAnswerer:
+    client_options = {k[4:]: options.pop(k) for k in list(options) if k.startswith("llm_")}
+    llm = None
+    if llm_url:
+        llm = ChatClient(llm_url, "stub-model", "secret-key", **{"timeout": 5.0, "backoff": 0.01, **client_options})
+    return QuestionAnswerer(
+        Retriever(kb, embedder),
+        SupportChecker(embedder, SUPPORT_THRESHOLD),
+        ExtractiveAnswerer(),
+        llm,
+        **options,
+    )
+
+
+def assert_contract(answer: dict[str, Any], kb: KnowledgeBase) -> None:
+    """Invariants 1-4 of the answer contract (../shared/DESIGN.md), checked independently of
+    the code that produced the answer."""
+    citations = {c["n"]: c for c in answer["citations"]}
+    # 1. every quote is the document text at its offsets
+    for c in answer["citations"]:
+        assert kb.store.document_text(c["document_id"])[c["start"] : c["end"]] == c["quote"], c
+    if answer["abstained"]:
+        # 4. an abstention says so, with a reason, and cites nothing
+        assert answer["answer"] == NO_ANSWER and answer["reason"]
+        assert answer["citations"] == [] and answer["sentences"] == []
+        return
+    assert answer["sentences"] and answer["reason"] is None
+    used: set[int] = set()
+    for sentence in answer["sentences"]:
+        # 2. every sentence is cited, with citations that exist
+        assert sentence["citations"], sentence
+        assert set(sentence["citations"]) <= set(citations), sentence
+        assert sentence["text"] in answer["answer"]
+        used.update(sentence["citations"])
+        # 3. every (sentence, quote) pair passed the support check
+        assert SUPPORT_THRESHOLD <= sentence["support"] <= 1.0
+        claim = re.sub(r"\s*\[\d+\]", "", sentence["text"])
+        for n in sentence["citations"]:
+            assert missing_terms(claim, citations[n]["quote"]) == [], (claim, citations[n])
+    in_text = {int(n) for n in re.findall(r"\[(\d+)\]", answer["answer"])}
+    assert used == set(citations) == in_text
+    assert sorted(citations) == list(range(1, len(citations) + 1))

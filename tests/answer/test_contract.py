@@ -1,0 +1,105 @@
+"""The answer contract holds for every answer, in both modes, over many questions against a
+real ingested corpus; extractive answers quote the answering sentence and abstain on
+questions the documents do not answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from answer import QuestionAnswerer
+from tests.answer.helpers import assert_contract, make_qa
+from tests.corpus import ABSENT, QUESTIONS
+from tests.openai_stub import Reply, Stub, serve
+
+PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.DOTALL)
+WORD = re.compile(r"[a-z]{4,}")
+
+
+def plausible_model(messages: list[dict[str, str]]) -> Reply:
+    """A scripted model of mixed quality: quotes the best-matching passage's best sentence
+    with its number, then adds an uncited sentence, one citing a passage that does not
+    exist, and one that cites the right passage but gets a number wrong."""
+    user = messages[-1]["content"]
+    question = user.split("\n", 1)[0]
+    words = set(WORD.findall(question.lower()))
+    best: tuple[int, int, str] = (0, 0, "")
+    for n, text in PASSAGE.findall(user):
+        for sentence in re.split(r"(?<=[.!?])\s+", text):
+            overlap = len(words & set(WORD.findall(sentence.lower())))
+            if overlap > best[0]:
+                best = (overlap, int(n), sentence.strip())
+    if not best[0]:
+        return Reply("The documents do not answer this question.")
+    overlap, n, sentence = best
+    return Reply(
+        f"{sentence.rstrip('.')} [{n}]. This is widely known. "
+        f"It was confirmed by later studies [9]. It happened in 1999 [{n}]."
+    )
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[Stub]:
+    with serve() as running:
+        running.script = plausible_model
+        yield running
+
+
+@pytest.fixture(scope="module")
+def qa(answer_kb, embedder, stub: Stub) -> Iterator[QuestionAnswerer]:  # type: ignore[no-untyped-def]
+    made = make_qa(answer_kb[0], embedder, stub.base_url, retry_unverified=False)
+    yield made
+    made.close()
+
+
+@pytest.mark.parametrize("mode", ["extractive", "generative"])
+def test_invariants_hold_for_every_answer(answer_kb, qa: QuestionAnswerer, mode: str) -> None:  # type: ignore[no-untyped-def]
+    for question in [*QUESTIONS, *ABSENT]:
+        answer = qa.ask(question, mode=mode)  # type: ignore[arg-type]
+        assert answer.mode == mode and answer.question == question
+        assert_contract(answer.to_dict(), answer_kb[0])
+
+
+def test_generative_answers_keep_only_the_supported_sentence(qa: QuestionAnswerer) -> None:
+    answered = 0
+    for question in QUESTIONS:
+        answer = qa.ask(question, mode="generative")
+        if answer.abstained:
+            continue
+        answered += 1
+        assert len(answer.sentences) == 1, answer.answer  # the three bad ones are removed
+        assert "widely known" not in answer.answer and "1999" not in answer.answer
+    assert answered >= len(QUESTIONS) - 3
+
+
+def test_extractive_answers_quote_the_answering_sentence(qa: QuestionAnswerer) -> None:
+    found = 0
+    for question, (name, phrase) in QUESTIONS.items():
+        answer = qa.ask(question)
+        assert not answer.abstained, (question, answer.reason)
+        first = answer.citations[0]
+        found += Path(first.source).name == name and phrase in first.quote
+    assert found >= len(QUESTIONS) - 2, found
+
+
+def test_extractive_answers_abstain_when_the_documents_do_not_answer(qa: QuestionAnswerer) -> None:
+    for question in ABSENT:
+        answer = qa.ask(question)
+        assert answer.abstained, (question, answer.answer)
+        assert answer.reason and answer.citations == ()
+
+
+def test_stream_gives_passages_then_text_then_the_verified_answer(qa: QuestionAnswerer) -> None:
+    for mode in ("extractive", "generative"):
+        events = list(qa.stream("How many hives are in the rooftop apiary?", mode=mode))  # type: ignore[arg-type]
+        kinds = [e.kind for e in events]
+        assert kinds[0] == "passages" and kinds[-1] == "final" and "delta" in kinds
+        assert set(kinds[1:-1]) == {"delta"}
+        final = events[-1].answer  # type: ignore[union-attr]
+        assert "nine hives" in final.answer
+        streamed = "".join(e.text for e in events if e.kind == "delta")  # type: ignore[union-attr]
+        if mode == "generative":
+            assert "[9]" in streamed and "[9]" not in final.answer  # replaced by the verified one

@@ -1,0 +1,142 @@
+"""Hybrid retrieval over a real ingested corpus (real FAISS, FTS5, bundled model): modes,
+scopes applied inside the searches, deleted documents, and cross-encoder reranking with a
+tiny random model loaded like a downloaded one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import ConfigError, KnowledgeBase, Scope, Store
+from index.embedder import resolve_model_path
+from retrieve import CrossEncoderReranker, Retriever
+from tests.corpus import QUESTIONS
+from tests.index.test_store import new_document
+
+
+@pytest.fixture(scope="module")
+def retriever(answer_kb, embedder) -> Retriever:  # type: ignore[no-untyped-def]
+    return Retriever(answer_kb[0], embedder)
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_every_mode_finds_the_answering_document(answer_kb, retriever: Retriever, mode: str) -> None:  # type: ignore[no-untyped-def]
+    store = answer_kb[0].store
+    top1 = 0
+    for question, (name, phrase) in QUESTIONS.items():
+        passages = retriever.search(question, 3, mode)  # type: ignore[arg-type]
+        assert passages, question
+        assert name in [Path(p.source).name for p in passages], (mode, question)
+        top1 += Path(passages[0].source).name == name and phrase in passages[0].text
+        for p in passages:
+            assert store.document_text(p.document_id)[p.start : p.end] == p.text
+            assert -1.0 <= p.similarity <= 1.0
+    assert top1 >= len(QUESTIONS) - 2, (mode, top1)
+
+
+def test_hybrid_passages_carry_both_ranks_and_fused_order(retriever: Retriever) -> None:
+    passages = retriever.search("How long is the rye sourdough fermented?", 5, "hybrid")
+    assert passages[0].dense_rank is not None and passages[0].lexical_rank is not None
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    assert len({p.chunk_id for p in passages}) == len(passages)
+
+
+def test_scopes_apply_inside_both_searches(answer_kb, retriever: Retriever) -> None:  # type: ignore[no-untyped-def]
+    kb, _, folder = answer_kb
+    bakery = next(d for d in kb.store.list_documents() if d.source.endswith("bakery.txt"))
+    question = "When was the Port of Kelling founded?"  # answered by harbour.md only
+    for mode in ("dense", "lexical", "hybrid"):
+        only = retriever.search(question, 5, mode, Scope(document_ids=(bakery.id,)))  # type: ignore[arg-type]
+        if mode != "lexical":  # no bakery word matches the question: lexical finds nothing
+            assert only, mode
+        assert {p.document_id for p in only} <= {bakery.id}
+    prefix = str(folder / "turb")
+    hits = retriever.search(question, 5, "hybrid", Scope(source_prefix=prefix))
+    assert hits and all(p.source.startswith(prefix) for p in hits)
+    assert retriever.search(question, 5, "hybrid", Scope(source_prefix=str(folder / "%"))) == []
+    assert retriever.search(question, 5, "hybrid", Scope(source_prefix=str(folder / "_arbour"))) == []
+    assert retriever.search(question, 5, "hybrid", Scope(collection="elsewhere")) == []
+    assert retriever.search(question, 5, "hybrid", Scope(collection="default"))
+
+
+def test_a_deleted_document_is_never_retrieved(database_url: str, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = Store(database_url)
+    try:
+        kb = KnowledgeBase(store, tmp_path / "vectors.faiss", embedder.model_name)
+        texts = [
+            "The quarry at Pellow closed in 1968 after the slate ran out.",
+            "Pellow village holds a slate festival every August.",
+            "The river Tamsin floods the lower meadows each spring.",
+        ]
+        written = kb.write(
+            [(new_document(f"/d/{i}.txt", [t]), embedder.embed_documents([t])) for i, t in enumerate(texts)],
+            embedder.dimension,
+        )
+        retriever = Retriever(kb, embedder)
+        assert retriever.search("Pellow quarry slate", 3)[0].document_id == written[0].document.id
+        kb.delete([written[0].document.id])
+        for mode in ("dense", "lexical", "hybrid"):
+            found = retriever.search("Pellow quarry slate closed 1968", 3, mode)  # type: ignore[arg-type]
+            assert written[0].document.id not in {p.document_id for p in found}, mode
+    finally:
+        store.close()
+
+
+def test_bad_retriever_settings_and_questions_are_named(answer_kb, embedder, retriever: Retriever) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="CITED_SEARCH_MODE"):
+        Retriever(answer_kb[0], embedder, mode="fuzzy")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="CITED_DENSE_WEIGHT"):
+        Retriever(answer_kb[0], embedder, dense_weight=0, lexical_weight=0)
+    with pytest.raises(ConfigError, match="question is empty"):
+        retriever.search("   ")
+    with pytest.raises(ConfigError, match="top_k"):
+        retriever.search("bees", 0)
+
+
+def build_tiny_cross_encoder(folder: Path) -> Path:
+    """A random 1-layer BERT with one output, the default model's tokenizer, saved like a
+    downloaded cross-encoder."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("all-MiniLM-L6-v2"))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
+    )
+    out = folder / "tiny-cross-encoder"
+    BertForSequenceClassification(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_cross_encoder_reranks_the_fused_candidates(answer_kb, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    reranker = CrossEncoderReranker(str(build_tiny_cross_encoder(tmp_path)))
+    retriever = Retriever(answer_kb[0], embedder, reranker=reranker, rerank_candidates=8)
+    question = "When is honey harvested?"
+    passages = retriever.search(question, 4)
+    expected = reranker.scores(question, [p.text for p in passages])
+    assert [p.score for p in passages] == pytest.approx(sorted(expected.tolist(), reverse=True))
+    # The reranker saw the 8 best fused candidates, not just the 4 returned.
+    plain = Retriever(answer_kb[0], embedder).search(question, 8)
+    all_scores = reranker.scores(question, [p.text for p in plain])
+    assert passages[0].score == pytest.approx(float(np.max(all_scores)))
+
+    with pytest.raises(ConfigError, match="cannot load rerank model"):
+        CrossEncoderReranker(str(tmp_path / "missing-model")).scores("q", ["t"])
+
+
+def test_mmr_option_picks_the_most_similar_candidate_first(answer_kb, embedder) -> None:  # type: ignore[no-untyped-def]
+    # MMR chooses among 3 * top_k fused candidates, the most similar one first.
+    candidates = Retriever(answer_kb[0], embedder).search("bees honey hives", 9)
+    diverse = Retriever(answer_kb[0], embedder, mmr_lambda=0.5).search("bees honey hives", 3)
+    assert diverse[0].chunk_id == max(candidates, key=lambda p: p.similarity).chunk_id
+    assert len({p.chunk_id for p in diverse}) == 3
+    assert {p.chunk_id for p in diverse} <= {p.chunk_id for p in candidates}
