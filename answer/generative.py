@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from retrieve import Passage
-
 from answer.llm import Message
 from answer.text import normalize_space
 from answer.types import NO_ANSWER
+from retrieve import Passage
 
 SYSTEM = f"""You answer questions using only the numbered passages below the question.
 
@@ -38,7 +37,9 @@ def build_messages(question: str, passages: Sequence[Passage], sentences: int) -
     for n, passage in enumerate(passages, 1):
         where = f' page="{passage.page}"' if passage.page else ""
         title = _defuse(passage.title).replace('"', "'")
-        blocks.append(f'<passage n="{n}" title="{title}"{where}>\n{_defuse(passage.text)}\n</passage>')
+        blocks.append(
+            f'<passage n="{n}" title="{title}"{where}>\n{_defuse(passage.text)}\n</passage>'
+        )
     user = "Question: " + question.strip() + "\n\nPassages:\n\n" + "\n\n".join(blocks)
     return [
         {"role": "system", "content": SYSTEM.format(sentences=sentences)},
@@ -53,8 +54,7 @@ def corrective_message(problems: Sequence[str], n_passages: int) -> Message:
         "content": (
             "Your answer could not be verified against the passages:\n"
             f"{listed}\n\nAnswer again. Cite a passage number from [1] to [{n_passages}] after "
-            "every sentence and state only what that passage says; or reply exactly: "
-            + NO_ANSWER
+            "every sentence and state only what that passage says; or reply exactly: " + NO_ANSWER
         ),
     }
 

@@ -13,9 +13,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
-from index import ConfigError, Scope
-from retrieve import Passage, Retriever
-
 from answer.extractive import ExtractiveAnswerer
 from answer.generative import build_messages, corrective_message, says_no_answer
 from answer.llm import ChatClient
@@ -31,6 +28,8 @@ from answer.types import (
     PassagesEvent,
 )
 from answer.verify import Verified, abstention, verify
+from index import ConfigError, Scope
+from retrieve import Passage, Retriever
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +105,11 @@ class QuestionAnswerer:
         timings = {"retrieve": _ms(started)}
         passages = retrieval.passages
         yield PassagesEvent(passages)
-        model = self.llm.model if mode == "generative" and self.llm else self.retriever.embedder.model_name
+        model = (
+            self.llm.model
+            if mode == "generative" and self.llm
+            else self.retriever.embedder.model_name
+        )
         relevant = [p for p in passages if p.similarity >= self.min_relevance]
         if not relevant:
             reason = (
@@ -129,9 +132,7 @@ class QuestionAnswerer:
                 return
             yield DeltaEvent(" ".join(with_markers(c.text, c.cited) for c in extract.claims))
             step = time.perf_counter()
-            verified = verify(
-                question, extract.claims, passages, self.checker, cache, mode, model
-            )
+            verified = verify(question, extract.claims, passages, self.checker, cache, mode, model)
         else:
             yield from self._generate(question, passages, cache, timings, model, started)
             return
@@ -184,7 +185,9 @@ class QuestionAnswerer:
     ) -> Verified:
         if not reply.strip():
             return Verified(
-                abstention(question, "the language model returned an empty reply", "generative", model, {}),
+                abstention(
+                    question, "the language model returned an empty reply", "generative", model, {}
+                ),
                 (),
             )
         if says_no_answer(reply):
@@ -198,7 +201,9 @@ class QuestionAnswerer:
                 ),
                 (),
             )
-        return verify(question, parse_claims(reply), passages, self.checker, cache, "generative", model)
+        return verify(
+            question, parse_claims(reply), passages, self.checker, cache, "generative", model
+        )
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:

@@ -20,6 +20,7 @@ as a name (every sentence starts with a capital).
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import OrderedDict
@@ -28,10 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from answer.text import normalize_space, sentence_spans
 from index import ConfigError, Embedder
 from retrieve import Passage
-
-from answer.text import normalize_space, sentence_spans
 
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*|\b\w*[A-Z]\w*")
@@ -103,6 +103,10 @@ class VectorCache:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
+
     def get(self, texts: Sequence[str]) -> np.ndarray:
         """One normalized embedding per text, in order."""
         found: dict[str, np.ndarray] = {}
@@ -142,7 +146,7 @@ class SupportChecker:
         ]
         pairs = [
             (a[0], b[1])
-            for a, b in zip(spans, spans[1:], strict=False)
+            for a, b in itertools.pairwise(spans)
             if not looks_like_instruction(passage.text[a[0] : b[1]])
         ]
         return spans + pairs
@@ -173,7 +177,9 @@ class SupportChecker:
         similarity = vectors[1:] @ vectors[0]
         # Prefer one sentence to two unless the pair is clearly better.
         singles = set(sentence_spans(passage.text))
-        preference = similarity - PAIR_PENALTY * np.array([span not in singles for span in agreeing])
+        preference = similarity - PAIR_PENALTY * np.array(
+            [span not in singles for span in agreeing]
+        )
         best = int(np.argmax(preference))
         score = float(similarity[best])
         if score < self.threshold:

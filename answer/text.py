@@ -15,9 +15,74 @@ import re
 from dataclasses import dataclass
 
 ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc e.g i.e cf al fig figs no nos vol vols ed eds inc ltd "
-    "co corp dept univ approx est ca jan feb mar apr jun jul aug sep sept oct nov dec mt ft "
-    "gen col lt sgt capt rev hon gov pres sen rep u.s u.k u.n a.m p.m op pp ch sec art".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "cf",
+        "al",
+        "fig",
+        "figs",
+        "no",
+        "nos",
+        "vol",
+        "vols",
+        "ed",
+        "eds",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "dept",
+        "univ",
+        "approx",
+        "est",
+        "ca",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mt",
+        "ft",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "rev",
+        "hon",
+        "gov",
+        "pres",
+        "sen",
+        "rep",
+        "u.s",
+        "u.k",
+        "u.n",
+        "a.m",
+        "p.m",
+        "op",
+        "pp",
+        "ch",
+        "sec",
+        "art",
+    ]
 )
 
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)]|#))")
@@ -33,9 +98,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     start = 0
     for match in _BOUNDARY.finditer(text):
         end = match.end()
-        if match.group().strip(" \t") and match.group()[0] in ".!?…":
-            if not _ends_sentence(text, start, match.start(), end):
-                continue
+        stop = match.group()[0] in ".!?…"
+        if stop and not _ends_sentence(text, start, match.start(), end):
+            continue
         _add(spans, text, start, end)
         start = end
     _add(spans, text, start, len(text))

@@ -14,11 +14,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieve import Passage
-
 from answer.support import SupportChecker, VectorCache
 from answer.text import Claim, with_markers
 from answer.types import NO_ANSWER, Answer, AnswerMode, AnswerSentence, Citation
+from retrieve import Passage
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +101,13 @@ def verify(
                 kept.append(numbers[key])
                 supports.append(quote.support)
         if not kept:
-            rejected.append(Rejected(claim.text, "not supported by what it cites (" + "; ".join(reasons) + ")"))
+            rejected.append(
+                Rejected(claim.text, "not supported by what it cites (" + "; ".join(reasons) + ")")
+            )
             continue
-        sentences.append(AnswerSentence(with_markers(claim.text, tuple(kept)), tuple(kept), min(supports)))
+        sentences.append(
+            AnswerSentence(with_markers(claim.text, tuple(kept)), tuple(kept), min(supports))
+        )
     for item in rejected:
         log.info("answer sentence removed reason=%r sentence=%r", item.reason, item.claim)
     if not sentences:

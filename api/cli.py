@@ -337,9 +337,14 @@ def print_answer(answer: Any) -> None:
 
 @cli.command()
 @click.argument("question", required=False)
-@click.option("--questions", "questions_file", type=click.File("r"), default=None,
-              help="Ask each question of FILE (lines, or JSON lines with \"question\"); "
-              "prints one JSON answer per line.")
+@click.option(
+    "--questions",
+    "questions_file",
+    type=click.File("r"),
+    default=None,
+    help='Ask each question of FILE (lines, or JSON lines with "question"); '
+    "prints one JSON answer per line.",
+)
 @click.option("--top-k", "-k", default=None, type=click.IntRange(1, 100), help="[CITED_TOP_K]")
 @click.option(
     "--mode",

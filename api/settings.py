@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(
         32, ge=0, description="Tokens shared by consecutive chunks of one element."
     )
+    fast_queries: bool = Field(
+        True,
+        description="Embed questions with an ONNX export of the model (CPU, ~3x faster); "
+        "exported once into <data_dir>/models.",
+    )
     batch_size: int = Field(32, ge=1, le=4096, description="Texts per embedding forward pass.")
     commit_chunks: int = Field(
         512,

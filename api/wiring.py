@@ -28,7 +28,10 @@ def knowledge_base(settings: Settings, store: Store) -> KnowledgeBase:
 
 def embedder(settings: Settings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(
-        settings.embedding_model, settings.device, settings.batch_size
+        settings.embedding_model,
+        settings.device,
+        settings.batch_size,
+        settings.data_dir / "models" if settings.fast_queries else None,
     )
 
 

@@ -54,11 +54,15 @@ def metrics(ranked: list[str], gold: dict[str, int]) -> tuple[float, float, floa
     docs = list(dict.fromkeys(ranked))[:10]
     first = next((r for r, d in enumerate(docs, 1) if d in gold), None)
     dcg = sum(gold.get(d, 0) / math.log2(r + 1) for r, d in enumerate(docs, 1))
-    ideal = sum(g / math.log2(r + 1) for r, g in enumerate(sorted(gold.values(), reverse=True)[:10], 1))
+    ideal = sum(
+        g / math.log2(r + 1) for r, g in enumerate(sorted(gold.values(), reverse=True)[:10], 1)
+    )
     return float(first is not None and first <= 5), (1 / first if first else 0.0), dcg / ideal
 
 
-def evaluate(runs: list[Any], k: float, lexical_weight: float, mode: str = "hybrid") -> dict[str, float]:
+def evaluate(
+    runs: list[Any], k: float, lexical_weight: float, mode: str = "hybrid"
+) -> dict[str, float]:
     totals = [0.0, 0.0, 0.0]
     for dense, lexical, gold in runs:
         if mode == "dense":
@@ -74,7 +78,11 @@ def evaluate(runs: list[Any], k: float, lexical_weight: float, mode: str = "hybr
         for i, value in enumerate(metrics(ranked, gold)):
             totals[i] += value
     n = len(runs)
-    return {"recall@5": round(totals[0] / n, 4), "mrr@10": round(totals[1] / n, 4), "ndcg@10": round(totals[2] / n, 4)}
+    return {
+        "recall@5": round(totals[0] / n, 4),
+        "mrr@10": round(totals[1] / n, 4),
+        "ndcg@10": round(totals[2] / n, 4),
+    }
 
 
 def main() -> None:

@@ -54,7 +54,10 @@ def ranked_ids(corpus: Corpus, retriever: Retriever, query: str, mode: str, k: i
 
 
 def retrieval(
-    corpus: Corpus, retriever: Retriever, queries: list[dict[str, Any]], relevant: Callable[[dict[str, Any]], dict[str, int]]
+    corpus: Corpus,
+    retriever: Retriever,
+    queries: list[dict[str, Any]],
+    relevant: Callable[[dict[str, Any]], dict[str, int]],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode in MODES:
@@ -69,7 +72,10 @@ def retrieval(
                 hits[k] += first is not None and first <= k
             rr += 1 / first if first else 0.0
             dcg = sum(gold.get(doc, 0) / math.log2(r + 1) for r, doc in enumerate(ranked, 1))
-            ideal = sum(g / math.log2(r + 1) for r, g in enumerate(sorted(gold.values(), reverse=True)[:10], 1))
+            ideal = sum(
+                g / math.log2(r + 1)
+                for r, g in enumerate(sorted(gold.values(), reverse=True)[:10], 1)
+            )
             ndcg += dcg / ideal if ideal else 0.0
         n = len(queries)
         out[mode] = {
@@ -104,7 +110,9 @@ class Texts:
         return self._texts[document_id]
 
 
-def answers(corpus: Corpus, qa: QuestionAnswerer, queries: list[dict[str, Any]], texts: Texts) -> dict[str, Any]:
+def answers(
+    corpus: Corpus, qa: QuestionAnswerer, queries: list[dict[str, Any]], texts: Texts
+) -> dict[str, Any]:
     contained = precise = cited = answered = exact = 0
     sentences = 0
     for query in queries:
@@ -118,7 +126,9 @@ def answers(corpus: Corpus, qa: QuestionAnswerer, queries: list[dict[str, Any]],
         for citation in answer.citations:
             cited += 1
             precise += corpus.corpus_id(citation.source) == query["gold_paragraph"]
-            exact += texts.get(citation.document_id)[citation.start : citation.end] == citation.quote
+            exact += (
+                texts.get(citation.document_id)[citation.start : citation.end] == citation.quote
+            )
     n = len(queries)
     return {
         "questions": n,
@@ -147,8 +157,8 @@ def calibrate(scores: list[tuple[float, bool]]) -> float:
     """The threshold declining the most unanswerable questions while answering at least
     ANSWERED_TARGET of the answerable ones."""
     answerable = sorted(s for s, impossible in scores if not impossible)
-    allowed = answerable[int(math.floor((1 - ANSWERED_TARGET) * len(answerable)))]
-    return round(allowed - 1e-6, 4)
+    allowed = answerable[math.floor((1 - ANSWERED_TARGET) * len(answerable))]
+    return math.floor(allowed * 1e4) / 1e4  # rounded down: that question is still answered
 
 
 def abstention_rates(scores: list[tuple[float, bool]], threshold: float) -> dict[str, Any]:
@@ -157,8 +167,12 @@ def abstention_rates(scores: list[tuple[float, bool]], threshold: float) -> dict
     return {
         "unanswerable": len(impossible),
         "answerable": len(possible),
-        "unanswerable_declined": round(sum(s < threshold for s in impossible) / max(len(impossible), 1), 4),
-        "answerable_answered": round(sum(s >= threshold for s in possible) / max(len(possible), 1), 4),
+        "unanswerable_declined": round(
+            sum(s < threshold for s in impossible) / max(len(impossible), 1), 4
+        ),
+        "answerable_answered": round(
+            sum(s >= threshold for s in possible) / max(len(possible), 1), 4
+        ),
     }
 
 
@@ -167,7 +181,9 @@ def half(query: dict[str, Any]) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--limit", type=int, default=0, help="sample N questions per set (0 = all)")
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/quality.json")
@@ -185,7 +201,9 @@ def main() -> None:
         if name == "squad_v1.1":
             queries = sample(corpus.queries, args.limit)
             result[name] = {
-                "retrieval": retrieval(corpus, retriever, queries, lambda q: {q["gold_paragraph"]: 1}),
+                "retrieval": retrieval(
+                    corpus, retriever, queries, lambda q: {q["gold_paragraph"]: 1}
+                ),
                 "extractive": answers(corpus, qa, queries, Texts(store)),
             }
         elif name == "squad_v2.0_cs224n_dev":
@@ -206,7 +224,11 @@ def main() -> None:
         else:
             qrels = read_qrels(DATA / name / "qrels" / "test.tsv")
             queries = sample([q for q in corpus.queries if q["_id"] in qrels], args.limit)
-            result[name] = {"retrieval": retrieval(corpus, retriever, queries, lambda q: qrels[q["_id"]])}
+            result[name] = {
+                "retrieval": retrieval(
+                    corpus, retriever, queries, lambda q, qrels=qrels: qrels[q["_id"]]
+                )
+            }
         result[name]["seconds"] = round(time.perf_counter() - started, 1)
         print(name, json.dumps(result[name], indent=2), flush=True)
         store.close()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from index.errors import ConfigError
+from index.onnx_fast import OnnxEncoder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -96,8 +97,14 @@ class SentenceTransformerEmbedder:
     """Loads the model on first use (once, thread-safe) and embeds with it."""
 
     def __init__(
-        self, model_name: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32
+        self,
+        model_name: str = DEFAULT_MODEL,
+        device: str = "cpu",
+        batch_size: int = 32,
+        fast_path_dir: Path | None = None,
     ) -> None:
+        """`fast_path_dir`: where to cache an ONNX export of the model, used on CPU to embed
+        questions and short sentences ~3x faster (index.onnx_fast); None: torch only."""
         if not model_name:
             raise ConfigError(
                 "CITED_EMBEDDING_MODEL is empty; name a sentence-transformers model or path"
@@ -107,8 +114,10 @@ class SentenceTransformerEmbedder:
         self.model_name = model_name
         self.device = device
         self.batch_size = batch_size
+        self.fast_path_dir = fast_path_dir
         self._lock = threading.Lock()
         self._model: SentenceTransformer | None = None
+        self._fast: OnnxEncoder | None = None
 
     @property
     def model(self) -> SentenceTransformer:
@@ -134,7 +143,12 @@ class SentenceTransformerEmbedder:
             raise ConfigError(
                 f"cannot load embedding model {self.model_name!r}: {exc}{hint}"
             ) from exc
+        model.eval()  # once: the forward passes of _embed_few assume it
         log.info("embedding model loaded model=%s device=%s", self.model_name, model.device)
+        if self.fast_path_dir is not None and model.device.type == "cpu":
+            import torch
+
+            self._fast = OnnxEncoder.load(model, path, self.fast_path_dir, torch.get_num_threads())
         return model
 
     @property
@@ -166,12 +180,12 @@ class SentenceTransformerEmbedder:
         """A direct forward pass for a handful of texts: `encode()` costs ~7 ms of set-up per
         call here, more than embedding one short sentence."""
         import torch
-
         from sentence_transformers.util import batch_to_device
 
         model = self.model
-        model.eval()
         prompt = (model.prompts or {}).get(prompt_name) or None
+        if self._fast is not None:
+            return self._fast.embed([(prompt or "") + t for t in texts])
         with torch.inference_mode():
             features = batch_to_device(model.preprocess(list(texts), prompt=prompt), model.device)
             output = model(features)["sentence_embedding"].float().cpu().numpy()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -106,6 +106,7 @@ class KnowledgeBase:
             self._save(vectors)
             return vectors, Repair(len(vectors), 0, True)
         vectors, header = loaded
+        vectors.hnsw = replace(vectors.hnsw, ef_search=self.hnsw.ef_search)  # a search setting
         sql_ids = self.store.chunk_ids()
         faiss_ids = vectors.ids()
         extra = np.setdiff1d(faiss_ids, sql_ids, assume_unique=True)

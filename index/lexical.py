@@ -243,10 +243,17 @@ def search(
     params["k"] = k
     if conn.dialect.name == "sqlite":
         params["q"] = " OR ".join('"' + term + '"' for term in terms)
+        joins = ""
+        if where:  # only a scope needs the documents; without one FTS5 answers alone
+            joins = (
+                "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
+            )
         sql = (
             "SELECT chunks_fts.rowid, bm25(chunks_fts) AS rank FROM chunks_fts "
-            "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
-            "WHERE chunks_fts MATCH :q" + where + " ORDER BY rank LIMIT :k"
+            + joins
+            + "WHERE chunks_fts MATCH :q"
+            + where
+            + " ORDER BY rank LIMIT :k"
         )
         return [(int(row[0]), -float(row[1])) for row in conn.execute(text(sql), params)]
     params["q"] = " | ".join(terms)

@@ -460,16 +460,60 @@ class Store:
             return int(session.scalar(select(func.count(ChunkRow.id))) or 0)
 
     def chunks_with_documents(self, chunk_ids: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
-        """chunk id -> (chunk, its document) for the ids that exist."""
+        """chunk id -> (chunk, its document) for the ids that exist. One query of plain
+        columns (no ORM objects, no lazy loads): this is on every search's path."""
         if not chunk_ids:
             return {}
-        with self._sessions() as session:
-            rows = session.execute(
-                select(ChunkRow, DocumentRow, func.length(DocumentRow.text))
-                .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
-                .where(ChunkRow.id.in_(list(chunk_ids)))
+        c, d = ChunkRow, DocumentRow
+        query = (
+            select(
+                c.id,
+                c.document_id,
+                c.ordinal,
+                c.start,
+                c.end,
+                c.text,
+                c.n_tokens,
+                c.page,
+                c.section,
+                d.source,
+                d.title,
+                d.content_hash,
+                d.file_type,
+                d.size_bytes,
+                d.n_chunks,
+                func.length(d.text),
+                d.created_at,
+                d.updated_at,
+                d.meta,
+                CollectionRow.name,
             )
-            return {c.id: (_chunk(c), _document(d, n)) for c, d, n in rows}
+            .join(d, d.id == c.document_id)
+            .join(CollectionRow, CollectionRow.id == d.collection_id)
+            .where(c.id.in_(list(chunk_ids)))
+        )
+        found: dict[int, tuple[Chunk, Document]] = {}
+        documents: dict[str, Document] = {}
+        with self._sessions() as session:
+            for row in session.execute(query):
+                document = documents.get(row[1])
+                if document is None:
+                    document = documents[row[1]] = Document(
+                        id=row[1],
+                        collection=row[19],
+                        source=row[9],
+                        title=row[10],
+                        content_hash=row[11],
+                        file_type=row[12],
+                        size_bytes=row[13],
+                        n_chunks=row[14],
+                        n_chars=row[15],
+                        created_at=row[16],
+                        updated_at=row[17],
+                        metadata=dict(row[18] or {}),
+                    )
+                found[row[0]] = (Chunk(*row[:9]), document)
+        return found
 
     def iter_embeddings(
         self, dimension: int, ids: Sequence[int] | None = None, batch: int = 20000

@@ -21,7 +21,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import faiss
 import numpy as np
@@ -80,6 +80,7 @@ class VectorIndex:
         self.kind: Kind = kind
         self.hnsw = hnsw or HnswParams()
         self._hidden = np.zeros(0, dtype=np.int64)  # sorted ids removed from an HNSW graph
+        inner: Any  # faiss's stubs do not know IndexHNSWFlat's attributes
         if kind == "flat":
             inner = faiss.IndexFlatIP(dimension)
         else:
@@ -131,12 +132,12 @@ class VectorIndex:
         if allowed is not None:
             if len(self._hidden):
                 allowed = np.setdiff1d(allowed, self._hidden)
-            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))  # type: ignore[call-arg]
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         elif len(self._hidden):
-            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._hidden))  # type: ignore[call-arg]
-        params: faiss.SearchParameters | None = None
+            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._hidden))
+        params: Any = None
         if self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=max(self.hnsw.ef_search, k))  # type: ignore[call-arg]
+            params = faiss.SearchParametersHNSW(efSearch=max(self.hnsw.ef_search, k))  # type: ignore[attr-defined]
             if selector is not None:
                 params.sel = selector
         elif selector is not None:
@@ -180,7 +181,7 @@ class VectorIndex:
         loaded._index = index
         loaded._hidden = hidden
         if header.kind == "hnsw":
-            inner = faiss.downcast_index(index.index)
+            inner: Any = faiss.downcast_index(index.index)
             loaded.hnsw = HnswParams(
                 m=loaded.hnsw.m,
                 ef_construction=int(inner.hnsw.efConstruction),

@@ -52,10 +52,14 @@ class CrossEncoderReranker:
         from sentence_transformers import CrossEncoder
 
         try:
-            model = CrossEncoder(self.name, device=None if self.device == "auto" else self.device)
+            model: CrossEncoder = CrossEncoder(
+                self.name, device=None if self.device == "auto" else self.device
+            )
         except OSError as exc:
-            hint = "" if Path(self.name).exists() else (
-                " (is it downloaded? the hub is not contacted unless HF_HUB_OFFLINE=0)"
+            hint = (
+                ""
+                if Path(self.name).exists()
+                else (" (is it downloaded? the hub is not contacted unless HF_HUB_OFFLINE=0)")
             )
             raise ConfigError(f"cannot load rerank model {self.name!r}: {exc}{hint}") from exc
         log.info("rerank model loaded model=%s", self.name)

@@ -116,9 +116,7 @@ class Retriever:
         wanted = self.rerank_candidates if self.reranker else top_k
         if self.mmr_lambda is not None:
             wanted = max(wanted, 3 * top_k)
-        passages = self._passages(
-            ranked, query_vector, wanted, dict(dense), dense, lexical
-        )
+        passages = self._passages(ranked, query_vector, wanted, dict(dense), dense, lexical)
         timings["fuse"] = _ms(step)
 
         if self.reranker is not None and passages:

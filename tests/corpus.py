@@ -73,7 +73,10 @@ QUESTIONS = {
     "What happens to unsold loaves on Friday?": ("bakery.txt", "Riverside shelter"),
     "How often are the Carrow Ridge turbines inspected?": ("turbines.md", "every 90 days"),
     "How are turbine blades inspected?": ("turbines.md", "thermal cameras"),
-    "How much electricity did the wind farm produce in 2023?": ("turbines.md", "412 gigawatt-hours"),
+    "How much electricity did the wind farm produce in 2023?": (
+        "turbines.md",
+        "412 gigawatt-hours",
+    ),
     "How many books can a library member borrow?": ("library.txt", "twelve books"),
     "What is the fine for overdue books?": ("library.txt", "10 cents per day"),
     "Where can rare manuscripts be read?": ("library.txt", "Lindqvist reading room"),

@@ -30,11 +30,18 @@ class QAFactory:
             qa.close()
 
 
-def make_qa(kb: KnowledgeBase, embedder: Any, llm_url: str | None = None, **options: Any) -> QuestionAnswerer:
+def make_qa(
+    kb: KnowledgeBase, embedder: Any, llm_url: str | None = None, **options: Any
+) -> QuestionAnswerer:
     client_options = {k[4:]: options.pop(k) for k in list(options) if k.startswith("llm_")}
     llm = None
     if llm_url:
-        llm = ChatClient(llm_url, "stub-model", "secret-key", **{"timeout": 5.0, "backoff": 0.01, **client_options})
+        llm = ChatClient(
+            llm_url,
+            "stub-model",
+            "secret-key",
+            **{"timeout": 5.0, "backoff": 0.01, **client_options},
+        )
     return QuestionAnswerer(
         Retriever(kb, embedder),
         SupportChecker(embedder, SUPPORT_THRESHOLD),

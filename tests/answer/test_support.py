@@ -50,9 +50,13 @@ def test_instructions_are_recognised() -> None:
     assert not looks_like_instruction("The pirate ship sailed at dawn.")
 
 
-def test_a_paraphrase_is_supported_by_the_best_sentence_with_exact_offsets(checker, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_a_paraphrase_is_supported_by_the_best_sentence_with_exact_offsets(
+    checker, embedder
+) -> None:  # type: ignore[no-untyped-def]
     p = passage()
-    verdict = checker.check("Keswick's Hollow Bridge was rebuilt in 1887.", p, VectorCache(embedder))
+    verdict = checker.check(
+        "Keswick's Hollow Bridge was rebuilt in 1887.", p, VectorCache(embedder)
+    )
     assert verdict.quote is not None, verdict.reason
     assert verdict.quote.text == "The Hollow Bridge in Keswick was rebuilt in 1887 after a flood."
     assert TEXT[verdict.quote.start - 100 : verdict.quote.end - 100] == verdict.quote.text
@@ -66,7 +70,9 @@ def test_a_verbatim_sentence_is_supported_without_embedding(checker) -> None:  #
         def embed_documents(self, texts):  # type: ignore[no-untyped-def]
             raise AssertionError("a verbatim quote needs no embedding")
 
-    verdict = checker.check("Its three arches are made of local slate.", passage(), VectorCache(NoEmbedding()))  # type: ignore[arg-type]
+    verdict = checker.check(
+        "Its three arches are made of local slate.", passage(), VectorCache(NoEmbedding())
+    )  # type: ignore[arg-type]
     assert verdict.quote is not None and verdict.quote.support == 1.0
 
 
@@ -79,7 +85,9 @@ def test_a_verbatim_sentence_is_supported_without_embedding(checker) -> None:  #
         ("The toll is 50 pounds.", "50"),
     ],
 )
-def test_unsupported_claims_are_refused_with_the_reason(checker, embedder, claim: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_unsupported_claims_are_refused_with_the_reason(
+    checker, embedder, claim: str, reason: str
+) -> None:  # type: ignore[no-untyped-def]
     verdict = checker.check(claim, passage(), VectorCache(embedder))
     assert verdict.quote is None
     assert verdict.reason is not None and reason in verdict.reason

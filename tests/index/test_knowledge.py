@@ -168,7 +168,7 @@ def test_hnsw_hides_removed_vectors_across_saves_and_compacts(
         kb = KnowledgeBase(store, tmp_path / "vectors.faiss", embedder.model_name, "hnsw")
         texts = [
             f"Item number {i} is a {word} lamp."
-            for i, word in enumerate("red green blue teal amber".split())
+            for i, word in enumerate(["red", "green", "blue", "teal", "amber"])
         ]
         written = kb.write(
             [

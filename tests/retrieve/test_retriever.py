@@ -22,7 +22,9 @@ def retriever(answer_kb, embedder) -> Retriever:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
-def test_every_mode_finds_the_answering_document(answer_kb, retriever: Retriever, mode: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_mode_finds_the_answering_document(
+    answer_kb, retriever: Retriever, mode: str
+) -> None:  # type: ignore[no-untyped-def]
     store = answer_kb[0].store
     top1 = 0
     for question, (name, phrase) in QUESTIONS.items():
@@ -56,7 +58,9 @@ def test_scopes_apply_inside_both_searches(answer_kb, retriever: Retriever) -> N
     hits = retriever.search(question, 5, "hybrid", Scope(source_prefix=prefix))
     assert hits and all(p.source.startswith(prefix) for p in hits)
     assert retriever.search(question, 5, "hybrid", Scope(source_prefix=str(folder / "%"))) == []
-    assert retriever.search(question, 5, "hybrid", Scope(source_prefix=str(folder / "_arbour"))) == []
+    assert (
+        retriever.search(question, 5, "hybrid", Scope(source_prefix=str(folder / "_arbour"))) == []
+    )
     assert retriever.search(question, 5, "hybrid", Scope(collection="elsewhere")) == []
     assert retriever.search(question, 5, "hybrid", Scope(collection="default"))
 
@@ -71,7 +75,10 @@ def test_a_deleted_document_is_never_retrieved(database_url: str, embedder, tmp_
             "The river Tamsin floods the lower meadows each spring.",
         ]
         written = kb.write(
-            [(new_document(f"/d/{i}.txt", [t]), embedder.embed_documents([t])) for i, t in enumerate(texts)],
+            [
+                (new_document(f"/d/{i}.txt", [t]), embedder.embed_documents([t]))
+                for i, t in enumerate(texts)
+            ],
             embedder.dimension,
         )
         retriever = Retriever(kb, embedder)
@@ -84,7 +91,9 @@ def test_a_deleted_document_is_never_retrieved(database_url: str, embedder, tmp_
         store.close()
 
 
-def test_bad_retriever_settings_and_questions_are_named(answer_kb, embedder, retriever: Retriever) -> None:  # type: ignore[no-untyped-def]
+def test_bad_retriever_settings_and_questions_are_named(
+    answer_kb, embedder, retriever: Retriever
+) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match="CITED_SEARCH_MODE"):
         Retriever(answer_kb[0], embedder, mode="fuzzy")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="CITED_DENSE_WEIGHT"):

@@ -1,0 +1,44 @@
+"""The ONNX fast path for questions: same vectors as torch, exported once and cached,
+and models it does not cover fall back to torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from index import SentenceTransformerEmbedder
+from index.embedder import resolve_model_path
+from index.onnx_fast import OnnxEncoder
+
+
+def test_fast_path_matches_torch_and_is_cached(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    fast = SentenceTransformerEmbedder(fast_path_dir=tmp_path / "models")
+    question = "How long is the rye sourdough fermented before baking?"
+    sentences = ["The bakery opens at six.", "Its rye sourdough is fermented for 36 hours."]
+    np.testing.assert_allclose(
+        fast.embed_query(question), embedder.embed_query(question), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        fast.embed_documents(sentences), embedder.embed_documents(sentences), atol=1e-5
+    )
+    assert fast._fast is not None  # the ONNX path answered, not torch
+    (exported,) = (tmp_path / "models").glob("*.onnx")
+    stamp = exported.stat().st_mtime_ns
+
+    again = OnnxEncoder.load(
+        fast.model, resolve_model_path(fast.model_name), tmp_path / "models", 1
+    )
+    assert again is not None and exported.stat().st_mtime_ns == stamp  # reused, not re-exported
+    assert list((tmp_path / "models").iterdir()) == [exported]  # no temp files left
+
+
+def test_a_model_the_fast_path_does_not_cover_keeps_torch(tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
+
+    word = models.Transformer(resolve_model_path("all-MiniLM-L6-v2"))
+    pooling = models.Pooling(word.get_embedding_dimension(), "max")
+    model = SentenceTransformer(modules=[word, pooling], device="cpu")
+    assert OnnxEncoder.load(model, "max-pooled", tmp_path, 1) is None
+    assert not list(tmp_path.iterdir())
