@@ -108,9 +108,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _ends_sentence(text: str, start: int, stop: int, end: int) -> bool:
-    following = text[end:].lstrip()
-    if following[:1].islower():
-        return False
+    """False after an abbreviation or an initial ("Dr. Smith", "J. R. R. Tolkien"). A lower
+    case word after a full stop still starts a sentence: names such as "cited" or "iPhone"
+    begin sentences too."""
     before = _WORD_BEFORE.search(text[start:end])
     if before and text[stop] == ".":
         word = before.group(1).lower().rstrip(".")

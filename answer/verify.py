@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from answer.support import SupportChecker, VectorCache
 from answer.text import Claim, with_markers
-from answer.types import NO_ANSWER, Answer, AnswerMode, AnswerSentence, Citation
+from answer.types import MARKER, NO_ANSWER, Answer, AnswerMode, AnswerSentence, Citation
 from retrieve import Passage
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,12 @@ class Rejected:
 class Verified:
     answer: Answer
     rejected: tuple[Rejected, ...]
+
+
+def _defuse_markers(text: str) -> str:
+    """A quoted sentence may itself contain "[3]" (a footnote in the document); written as
+    "(3)" it cannot be mistaken for one of the answer's citations."""
+    return MARKER.sub(lambda m: f"({m.group(1)})", text)
 
 
 def abstention(
@@ -106,7 +112,7 @@ def verify(
             )
             continue
         sentences.append(
-            AnswerSentence(with_markers(claim.text, tuple(kept)), tuple(kept), min(supports))
+            AnswerSentence(with_markers(_defuse_markers(claim.text), tuple(kept)), tuple(kept), min(supports))
         )
     for item in rejected:
         log.info("answer sentence removed reason=%r sentence=%r", item.reason, item.claim)

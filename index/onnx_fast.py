@@ -152,7 +152,7 @@ class OnnxEncoder:
         except Unsupported as exc:
             log.info("fast ONNX path not used for this model (%s); using torch", exc)
             return None
-        except (RuntimeError, ValueError, OSError, TypeError) as exc:
+        except (ImportError, RuntimeError, ValueError, OSError, TypeError) as exc:
             log.warning("ONNX export or load failed, questions use torch error=%s", exc)
             return None
         log.info("fast ONNX path ready path=%s", path)

@@ -103,3 +103,19 @@ def test_stream_gives_passages_then_text_then_the_verified_answer(qa: QuestionAn
         streamed = "".join(e.text for e in events if e.kind == "delta")  # type: ignore[union-attr]
         if mode == "generative":
             assert "[9]" in streamed and "[9]" not in final.answer  # replaced by the verified one
+
+
+def test_footnote_markers_inside_a_quoted_sentence_are_not_citations(answer_kb, embedder) -> None:  # type: ignore[no-untyped-def]
+    from answer import SupportChecker
+    from answer.support import VectorCache
+    from answer.text import Claim
+    from answer.verify import verify
+    from retrieve import Passage
+
+    text = "The dam was finished in 1936 [2] and holds 35 cubic kilometres of water."
+    passage = Passage(1, "d", "default", "Dams", "/d/dams.txt", None, None, 40, 40 + len(text), text, 1.0, 0.9)
+    checker = SupportChecker(embedder, 0.6)
+    verified = verify("q?", [Claim(text, (1,))], [passage], checker, VectorCache(embedder), "extractive", "m")
+    answer = verified.answer
+    assert answer.answer == "The dam was finished in 1936 (2) and holds 35 cubic kilometres of water [1]."
+    assert answer.citations[0].quote == text and answer.sentences[0].support == 1.0
