@@ -113,9 +113,16 @@ def test_footnote_markers_inside_a_quoted_sentence_are_not_citations(answer_kb, 
     from retrieve import Passage
 
     text = "The dam was finished in 1936 [2] and holds 35 cubic kilometres of water."
-    passage = Passage(1, "d", "default", "Dams", "/d/dams.txt", None, None, 40, 40 + len(text), text, 1.0, 0.9)
+    passage = Passage(
+        1, "d", "default", "Dams", "/d/dams.txt", None, None, 40, 40 + len(text), text, 1.0, 0.9
+    )
     checker = SupportChecker(embedder, 0.6)
-    verified = verify("q?", [Claim(text, (1,))], [passage], checker, VectorCache(embedder), "extractive", "m")
+    verified = verify(
+        "q?", [Claim(text, (1,))], [passage], checker, VectorCache(embedder), "extractive", "m"
+    )
     answer = verified.answer
-    assert answer.answer == "The dam was finished in 1936 (2) and holds 35 cubic kilometres of water [1]."
+    assert (
+        answer.answer
+        == "The dam was finished in 1936 (2) and holds 35 cubic kilometres of water [1]."
+    )
     assert answer.citations[0].quote == text and answer.sentences[0].support == 1.0

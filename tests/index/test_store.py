@@ -161,6 +161,45 @@ def test_collections_are_separate(store: Store) -> None:
     assert set(store.known_documents("red")) == {"/d/a.txt"}
 
 
+def test_scopes_narrow_lexical_search_and_chunk_ids_alike(store: Store) -> None:
+    sources = ["/srv/hr/leave.txt", "/srv/hr_old/leave.txt", "/srv/h%/x.txt", "/srv/it/vpn.txt"]
+    results = store.write(
+        [
+            (new_document(source, [f"leave policy number {i}"]), vectors(1, i))
+            for i, source in enumerate(sources)
+        ],
+        "m",
+        DIM,
+    )
+    by_source = {r.document.source: r for r in results}
+
+    def lexical(scope: Scope) -> set[int]:
+        return {chunk_id for chunk_id, _ in store.lexical_search("leave policy", 10, scope)}
+
+    def chunk_ids(scope: Scope) -> set[int]:
+        return set(store.scope_chunk_ids(scope).tolist())
+
+    def ids(*chosen: str) -> set[int]:
+        return {c for source in chosen for c in by_source[source].chunk_ids}
+
+    hr = Scope(source_prefix="/srv/hr/")
+    assert lexical(hr) == chunk_ids(hr) == ids("/srv/hr/leave.txt")
+    # % and _ are literal characters of a path, not patterns
+    assert lexical(Scope(source_prefix="/srv/h%")) == ids("/srv/h%/x.txt")
+    assert chunk_ids(Scope(source_prefix="/srv/h_")) == set()
+    two = Scope(
+        document_ids=(
+            by_source["/srv/it/vpn.txt"].document.id,
+            by_source["/srv/h%/x.txt"].document.id,
+        )
+    )
+    assert chunk_ids(two) == ids("/srv/it/vpn.txt", "/srv/h%/x.txt")
+    assert lexical(
+        Scope(collection="default", document_ids=two.document_ids, source_prefix="/srv/it")
+    ) == ids("/srv/it/vpn.txt")
+    assert chunk_ids(Scope()) == ids(*sources)
+
+
 def test_another_embedding_model_is_refused_with_the_fix(store: Store) -> None:
     store.write([(new_document("/d/a.txt", ["x"]), vectors(1))], "model-a", DIM)
     with pytest.raises(ModelMismatchError, match="cited reindex --reembed"):
