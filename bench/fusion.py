@@ -50,20 +50,25 @@ def rankings(name: str, limit: int) -> list[tuple[list[str], list[str], dict[str
     return out
 
 
-def metrics(ranked: list[str], gold: dict[str, int]) -> tuple[float, float, float]:
+def metrics(ranked: list[str], gold: dict[str, int]) -> tuple[float, float, float, float]:
     docs = list(dict.fromkeys(ranked))[:10]
     first = next((r for r, d in enumerate(docs, 1) if d in gold), None)
     dcg = sum(gold.get(d, 0) / math.log2(r + 1) for r, d in enumerate(docs, 1))
     ideal = sum(
         g / math.log2(r + 1) for r, g in enumerate(sorted(gold.values(), reverse=True)[:10], 1)
     )
-    return float(first is not None and first <= 5), (1 / first if first else 0.0), dcg / ideal
+    return (
+        float(first == 1),
+        float(first is not None and first <= 5),
+        (1 / first if first else 0.0),
+        dcg / ideal,
+    )
 
 
 def evaluate(
     runs: list[Any], k: float, lexical_weight: float, mode: str = "hybrid"
 ) -> dict[str, float]:
-    totals = [0.0, 0.0, 0.0]
+    totals = [0.0, 0.0, 0.0, 0.0]
     for dense, lexical, gold in runs:
         if mode == "dense":
             ranked = dense
@@ -78,11 +83,8 @@ def evaluate(
         for i, value in enumerate(metrics(ranked, gold)):
             totals[i] += value
     n = len(runs)
-    return {
-        "recall@5": round(totals[0] / n, 4),
-        "mrr@10": round(totals[1] / n, 4),
-        "ndcg@10": round(totals[2] / n, 4),
-    }
+    names = ("recall@1", "recall@5", "mrr@10", "ndcg@10")
+    return {name: round(total / n, 4) for name, total in zip(names, totals, strict=True)}
 
 
 def main() -> None:
@@ -97,8 +99,8 @@ def main() -> None:
             "dense": evaluate(runs, 60, 1, "dense"),
             "lexical": evaluate(runs, 60, 1, "lexical"),
         }
-        for k in (5, 10, 20, 30, 60):
-            for weight in (0.75, 1.0, 1.25, 1.5, 2.0):
+        for k in (2, 5, 10, 60):
+            for weight in (1.0, 1.5, 2.0, 2.5, 3.0):
                 table[f"k={k} lexical_weight={weight}"] = evaluate(runs, k, weight)
         result[name] = table
         for key, value in table.items():

@@ -82,8 +82,13 @@ def main() -> None:
         for ef in (32, 64, 128, 256):
             hnsw.hnsw = HnswParams(ef_search=ef)
             approx, ms = timed_search(hnsw, queries, 10)
-            recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)])
-            rows[f"hnsw_ef{ef}"] = {"recall@10": round(float(recall), 4), "ms_per_query": round(ms, 3)}
+            recall = np.mean(
+                [len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)]
+            )
+            rows[f"hnsw_ef{ef}"] = {
+                "recall@10": round(float(recall), 4),
+                "ms_per_query": round(ms, 3),
+            }
         result[str(size)] = rows
         print(size, json.dumps(rows), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

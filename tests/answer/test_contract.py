@@ -126,3 +126,36 @@ def test_footnote_markers_inside_a_quoted_sentence_are_not_citations(answer_kb, 
         == "The dam was finished in 1936 (2) and holds 35 cubic kilometres of water [1]."
     )
     assert answer.citations[0].quote == text and answer.sentences[0].support == 1.0
+
+
+def test_answers_hold_the_contract_on_every_store(
+    database_url: str, embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The same corpus ingested into each store (SQLite FTS5, PostgreSQL text search): the
+    hybrid answers quote the answering sentence and keep the invariants."""
+    from index import KnowledgeBase, Store
+    from ingest import Ingestor
+    from tests.corpus import write_corpus
+
+    store = Store(database_url)
+    qa = None
+    try:
+        kb = KnowledgeBase(store, tmp_path / "vectors.faiss", embedder.model_name)
+        report = Ingestor(kb, embedder, parse_workers=1).run(
+            [write_corpus(tmp_path / "c")], "default"
+        )
+        assert not report.failed
+        qa = make_qa(kb, embedder)
+        found = 0
+        for question, (name, phrase) in QUESTIONS.items():
+            answer = qa.ask(question)
+            assert_contract(answer.to_dict(), kb)
+            found += not answer.abstained and any(
+                Path(c.source).name == name and phrase in c.quote for c in answer.citations
+            )
+        assert found >= len(QUESTIONS) - 2
+        assert all(qa.ask(question).abstained for question in ABSENT)
+    finally:
+        if qa is not None:
+            qa.close()
+        store.close()
