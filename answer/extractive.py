@@ -67,7 +67,7 @@ class Extract:
 
 class ExtractiveAnswerer:
     def __init__(
-        self, min_score: float = 0.53, max_sentences: int = 3, keep_ratio: float = 0.85
+        self, min_score: float = 0.52, max_sentences: int = 3, keep_ratio: float = 0.85
     ) -> None:
         if not 0.0 <= min_score < 1.0:
             raise ConfigError(f"CITED_ABSTAIN_THRESHOLD must be within [0, 1), got {min_score}")

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     )
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
     lexical_weight: float = Field(
-        1.5, ge=0, description="Weight of the lexical ranking in fusion (bench/fusion.py)."
+        2.0, ge=0, description="Weight of the lexical ranking in fusion (bench/fusion.py)."
     )
     mmr_lambda: float | None = Field(
         None, ge=0, le=1, description="MMR diversity (1 = relevance only); unset = off."
@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     )
     answer_sentences: int = Field(3, ge=1, le=20, description="Most sentences in an answer.")
     abstain_threshold: float = Field(
-        0.53,
+        0.52,
         ge=0,
         lt=1,
         description="Extractive answers abstain when the best evidence scores under this "

@@ -44,7 +44,7 @@ class Retriever:
         candidates: int = 50,
         rrf_k: float = 5.0,
         dense_weight: float = 1.0,
-        lexical_weight: float = 1.5,
+        lexical_weight: float = 2.0,
         mmr_lambda: float | None = None,
         reranker: Reranker | None = None,
         rerank_candidates: int = 20,
