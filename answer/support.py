@@ -136,9 +136,9 @@ class SupportChecker:
         self.threshold = threshold
 
     @staticmethod
-    def candidates(passage: Passage) -> list[tuple[int, int]]:
-        """Quotable spans of a passage (offsets into its text): each sentence that is not an
-        instruction, and each pair of adjacent ones."""
+    def candidates(passage: Passage) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Quotable spans of a passage (offsets into its text): the sentences that are not
+        instructions, and the pairs of adjacent ones."""
         spans = [
             (s, e)
             for s, e in sentence_spans(passage.text)
@@ -149,11 +149,12 @@ class SupportChecker:
             for a, b in itertools.pairwise(spans)
             if not looks_like_instruction(passage.text[a[0] : b[1]])
         ]
-        return spans + pairs
+        return spans, pairs
 
     def check(self, claim: str, passage: Passage, cache: VectorCache) -> Verdict:
         """The quote of `passage` that best supports `claim`, if one passes both tests."""
-        spans = self.candidates(passage)
+        singles, pairs = self.candidates(passage)
+        spans = singles + pairs
         if not spans:
             return Verdict(None, "the passage has nothing quotable")
         wanted = normalize_space(claim)
@@ -162,7 +163,7 @@ class SupportChecker:
                 return Verdict(self._quote(passage, s, e, 1.0), None)
         agreeing = [(s, e) for s, e in spans if not missing_terms(claim, passage.text[s:e])]
         if not agreeing:
-            quotable = " ".join(passage.text[s:e] for s, e in spans)
+            quotable = " ".join(passage.text[s:e] for s, e in singles)
             missing = missing_terms(claim, quotable)
             if missing:
                 return Verdict(
@@ -176,10 +177,8 @@ class SupportChecker:
         vectors = cache.get([wanted, *texts])
         similarity = vectors[1:] @ vectors[0]
         # Prefer one sentence to two unless the pair is clearly better.
-        singles = set(sentence_spans(passage.text))
-        preference = similarity - PAIR_PENALTY * np.array(
-            [span not in singles for span in agreeing]
-        )
+        paired = set(pairs)
+        preference = similarity - PAIR_PENALTY * np.array([span in paired for span in agreeing])
         best = int(np.argmax(preference))
         score = float(similarity[best])
         if score < self.threshold:

@@ -112,7 +112,9 @@ def verify(
             )
             continue
         sentences.append(
-            AnswerSentence(with_markers(_defuse_markers(claim.text), tuple(kept)), tuple(kept), min(supports))
+            AnswerSentence(
+                with_markers(_defuse_markers(claim.text), tuple(kept)), tuple(kept), min(supports)
+            )
         )
     for item in rejected:
         log.info("answer sentence removed reason=%r sentence=%r", item.reason, item.claim)

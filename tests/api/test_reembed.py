@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from index.embedder import resolve_model_path
 from tests.api.test_cli import run_cited
+from tests.models import tiny_bert
 
 pytestmark = pytest.mark.slow
 
@@ -17,21 +17,11 @@ pytestmark = pytest.mark.slow
 def build_tiny_model(folder: Path, max_seq_length: int) -> Path:
     """A random 1-layer BERT sentence-transformers model (dimension 32) with the default
     model's tokenizer, saved like any downloaded model and loaded through the same code."""
-    import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import modules as models
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from transformers import BertModel
 
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("all-MiniLM-L6-v2"))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
+    tokenizer, config = tiny_bert(max_position_embeddings=512)
     raw = folder / "raw"
     BertModel(config).save_pretrained(raw)
     tokenizer.save_pretrained(raw)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from index import ConfigError, KnowledgeBase, Scope, Store
-from index.embedder import resolve_model_path
 from retrieve import CrossEncoderReranker, Retriever
 from tests.corpus import QUESTIONS
 from tests.index.test_store import new_document
+from tests.models import tiny_bert
 
 
 @pytest.fixture(scope="module")
@@ -107,19 +107,9 @@ def test_bad_retriever_settings_and_questions_are_named(
 def build_tiny_cross_encoder(folder: Path) -> Path:
     """A random 1-layer BERT with one output, the default model's tokenizer, saved like a
     downloaded cross-encoder."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("all-MiniLM-L6-v2"))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=1,
-    )
+    tokenizer, config = tiny_bert(num_labels=1)
     out = folder / "tiny-cross-encoder"
     BertForSequenceClassification(config).save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -1,0 +1,26 @@
+"""Tiny random models built locally (no weights exist here but the default embedder's), saved
+like downloaded ones so the real loading code reads them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from index.embedder import resolve_model_path
+
+
+def tiny_bert(**config: Any) -> tuple[Any, Any]:
+    """(the default model's tokenizer, a 1-layer BERT config sized for it)."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("all-MiniLM-L6-v2"))
+    bert = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        **config,
+    )
+    return tokenizer, bert
