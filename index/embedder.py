@@ -120,6 +120,10 @@ class SentenceTransformerEmbedder:
         self._fast: OnnxEncoder | None = None
 
     @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
     def model(self) -> SentenceTransformer:
         with self._lock:
             if self._model is None:

@@ -1,0 +1,44 @@
+"""One place that turns every failure into `{"error": {"code", "message"}}` with its status.
+CitedError carries its own status and code; request validation is 422 naming the field;
+anything unexpected is a 500 with a generic message (the traceback goes to the log only)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from api.schemas import error
+from index import CitedError
+
+log = logging.getLogger(__name__)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CitedError)
+    async def cited(_: Request, exc: CitedError) -> JSONResponse:
+        return JSONResponse(error(exc.code, exc.message), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return JSONResponse(error("invalid_request", problems), status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request failed path=%s", request.url.path)
+        return JSONResponse(
+            error("internal_error", "the server failed; the details are in its log"),
+            status_code=500,
+        )

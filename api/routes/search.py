@@ -1,0 +1,55 @@
+"""POST /v1/search: passages for a query."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ServicesDep
+from api.schemas import ErrorResponse, Filters, PassageOut, SearchRequest, SearchResponse
+from index import Scope
+from retrieve import Passage
+
+router = APIRouter(prefix="/v1", tags=["search"])
+
+
+def scope(collection: str | None, filters: Filters | None) -> Scope:
+    filters = filters or Filters()
+    return Scope(
+        collection=collection,
+        document_ids=tuple(filters.document_ids),
+        source_prefix=filters.source_prefix or None,
+    )
+
+
+def passage_out(passage: Passage) -> PassageOut:
+    return PassageOut(
+        score=round(passage.score, 6),
+        similarity=round(passage.similarity, 6),
+        chunk_id=passage.chunk_id,
+        document_id=passage.document_id,
+        collection=passage.collection,
+        title=passage.title,
+        source=passage.source,
+        page=passage.page,
+        section=passage.section,
+        start=passage.start,
+        end=passage.end,
+        text=passage.text,
+    )
+
+
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    responses={400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)
+def search(body: SearchRequest, services: ServicesDep) -> SearchResponse:
+    """The passages that best match the query, best first: hybrid (dense + full text, fused)
+    unless `mode` says otherwise. `collection` and `filters` narrow where it looks."""
+    passages = services.retriever.search(
+        body.query,
+        body.top_k or services.settings.top_k,
+        body.mode,
+        scope(body.collection, body.filters),
+    )
+    return SearchResponse(passages=[passage_out(p) for p in passages])

@@ -1,0 +1,214 @@
+"""The REST API over real HTTP (`cited serve` on a free port, a corpus ingested by the CLI):
+/v1/search, /v1/ask as JSON and as server-sent events, health checks, error bodies, and
+/healthz answering while a slow answer is being generated."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from index import Store
+from tests.answer.helpers import assert_contract
+from tests.api.test_app import free_port
+from tests.api.test_cli import run_cited
+from tests.corpus import ABSENT, QUESTIONS, write_corpus
+from tests.openai_stub import Reply, Stub, serve
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[Stub]:
+    with serve() as stub:
+        stub.replies(Reply("The rooftop apiary has nine hives of Carniolan bees [1].", delay=2.0))
+        yield stub
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, llm: Stub) -> Iterator[SimpleNamespace]:
+    top = tmp_path_factory.mktemp("http")
+    folder = write_corpus(top / "corpus")
+    assert run_cited(top / "data", "ingest", str(folder)).returncode == 0
+    port = free_port()
+    env = {
+        **os.environ,
+        "CITED_DATA_DIR": str(top / "data"),
+        "CITED_LLM_BASE_URL": llm.base_url,
+        "CITED_LLM_MODEL": "stub-model",
+    }
+    env.pop("CITED_DATABASE_URL", None)
+    log = top / "server.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("cited")), "serve", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    store = Store(f"sqlite:///{top / 'data' / 'cited.db'}")
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server not ready in 90 s: " + log.read_text()
+            time.sleep(0.3)
+        with httpx.Client(base_url=base, timeout=60) as client:
+            yield SimpleNamespace(
+                client=client, base=base, folder=folder, kb=SimpleNamespace(store=store), log=log
+            )
+    finally:
+        store.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_health_and_readiness(server: SimpleNamespace) -> None:
+    health = server.client.get("/healthz").json()
+    assert health["status"] == "ok" and health["documents"] == 6 and health["chunks"] >= 6
+    ready = server.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "ready": True,
+        "checks": {"store": "ok", "model": "ok", "vectors": "ok"},
+    }
+
+
+def test_search_returns_passages_with_offsets_inside_the_scope(server: SimpleNamespace) -> None:
+    found = server.client.post(
+        "/v1/search", json={"query": "rye sourdough fermentation", "top_k": 3}
+    )
+    assert found.status_code == 200
+    passages = found.json()["passages"]
+    assert Path(passages[0]["source"]).name == "bakery.txt"
+    text = server.kb.store.document_text(passages[0]["document_id"])
+    assert text[passages[0]["start"] : passages[0]["end"]] == passages[0]["text"]
+    scoped = server.client.post(
+        "/v1/search",
+        json={
+            "query": "rye sourdough fermentation",
+            "mode": "dense",
+            "filters": {"source_prefix": str(server.folder / "harbour")},
+        },
+    ).json()["passages"]
+    assert scoped and {Path(p["source"]).name for p in scoped} == {"harbour.md"}
+
+
+def test_ask_answers_with_the_contract_and_abstains_when_it_must(server: SimpleNamespace) -> None:
+    for question, (name, phrase) in list(QUESTIONS.items())[:6]:
+        answer = server.client.post("/v1/ask", json={"question": question}).json()
+        assert_contract(answer, server.kb)
+        assert not answer["abstained"] and phrase in answer["citations"][0]["quote"], question
+        assert Path(answer["citations"][0]["source"]).name == name
+    declined = server.client.post("/v1/ask", json={"question": ABSENT[0]}).json()
+    assert_contract(declined, server.kb)
+    assert declined["abstained"] and declined["reason"]
+
+
+def events(response: httpx.Response) -> list[tuple[str, Any]]:
+    parsed, name = [], None
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            parsed.append((name, json.loads(line[6:])))
+    return parsed
+
+
+@pytest.mark.parametrize("how", ["body", "accept"])
+def test_ask_streams_passages_deltas_then_the_verified_answer(
+    server: SimpleNamespace, how: str
+) -> None:
+    question = "How long is the rye sourdough fermented?"
+    body: dict[str, Any] = {"question": question}
+    headers = {}
+    if how == "body":
+        body["stream"] = True
+    else:
+        headers["Accept"] = "text/event-stream"
+    with server.client.stream("POST", "/v1/ask", json=body, headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        received = events(response)
+    kinds = [kind for kind, _ in received]
+    assert kinds[0] == "passages" and kinds[-1] == "final" and "delta" in kinds
+    assert received[0][1]["passages"][0]["text"]
+    final = received[-1][1]
+    assert_contract(final, server.kb)
+    whole = server.client.post("/v1/ask", json={"question": question}).json()
+    assert final["answer"] == whole["answer"] and final["citations"] == whole["citations"]
+
+
+def test_errors_are_json_with_a_code_and_a_message(server: SimpleNamespace) -> None:
+    cases = [
+        ({"question": ""}, 422, "question"),
+        ({"question": "bees?", "top_k": 0}, 422, "top_k"),
+        ({"question": "bees?", "mode": "poetic"}, 422, "mode"),
+        ({"question": "bees?", "colour": "red"}, 422, "colour"),
+        ({"question": "   "}, 400, "empty"),
+    ]
+    for body, status, word in cases:
+        response = server.client.post("/v1/ask", json=body)
+        assert response.status_code == status, (body, response.text)
+        problem = response.json()["error"]
+        assert problem["code"] and word in problem["message"], problem
+    broken = server.client.post(
+        "/v1/ask", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 422 and broken.json()["error"]["code"] == "invalid_request"
+    missing = server.client.get("/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_healthz_answers_while_a_slow_answer_is_generated(
+    server: SimpleNamespace, llm: Stub
+) -> None:
+    result: dict[str, Any] = {}
+
+    def slow_ask() -> None:
+        with httpx.Client(base_url=server.base, timeout=60) as other:
+            result["answer"] = other.post(
+                "/v1/ask",
+                json={
+                    "question": "How many hives are in the rooftop apiary?",
+                    "mode": "generative",
+                },
+            ).json()
+
+    asker = threading.Thread(target=slow_ask)
+    asker.start()
+    time.sleep(0.5)  # the model takes 2 s to reply
+    started = time.perf_counter()
+    assert server.client.get("/healthz").status_code == 200
+    waited = time.perf_counter() - started
+    asker.join()
+    assert waited < 1.0, waited
+    answer = result["answer"]
+    assert_contract(answer, server.kb)
+    assert not answer["abstained"] and answer["model"] == "stub-model"
+    assert "nine hives" in answer["citations"][0]["quote"]
+
+
+def test_openapi_documents_the_routes_with_examples(server: SimpleNamespace) -> None:
+    spec = server.client.get("/openapi.json").json()
+    assert {"/v1/ask", "/v1/search", "/healthz", "/readyz"} <= set(spec["paths"])
+    ask = spec["paths"]["/v1/ask"]["post"]
+    assert "exact quote" in ask["description"]
+    assert ask["responses"]["200"]["content"]["application/json"]["example"]["citations"]
