@@ -129,10 +129,11 @@ class VectorCache:
 
 
 class SupportChecker:
-    def __init__(self, embedder: Embedder, threshold: float = 0.6) -> None:
+    """Embeddings come from the VectorCache each check is given (the answer's shared one)."""
+
+    def __init__(self, threshold: float = 0.6) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ConfigError(f"CITED_SUPPORT_THRESHOLD must be within (0, 1], got {threshold}")
-        self.embedder = embedder
         self.threshold = threshold
 
     @staticmethod

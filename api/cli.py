@@ -240,23 +240,6 @@ def _scope(collection: str | None, documents: tuple[str, ...], source_prefix: st
     return Scope(collection=collection, document_ids=documents, source_prefix=source_prefix)
 
 
-def passage_dict(passage: Any) -> dict[str, Any]:
-    return {
-        "score": round(passage.score, 4),
-        "similarity": round(passage.similarity, 4),
-        "chunk_id": passage.chunk_id,
-        "document_id": passage.document_id,
-        "collection": passage.collection,
-        "title": passage.title,
-        "source": passage.source,
-        "page": passage.page,
-        "section": passage.section,
-        "start": passage.start,
-        "end": passage.end,
-        "text": passage.text,
-    }
-
-
 @cli.command()
 @click.argument("query")
 @click.option("--top-k", "-k", default=None, type=click.IntRange(1, 100), help="[CITED_TOP_K]")
@@ -294,7 +277,7 @@ def search(
             _scope(collection, documents, source_prefix),
         )
     if as_json:
-        emit_json([passage_dict(p) for p in passages])
+        emit_json([p.to_dict() for p in passages])
         return
     if not passages:
         click.echo("no passages found", err=True)

@@ -90,7 +90,7 @@ def chat_client(settings: Settings) -> ChatClient | None:
 def question_answerer(settings: Settings, retrieval: Retriever) -> QuestionAnswerer:
     return QuestionAnswerer(
         retrieval,
-        SupportChecker(retrieval.embedder, settings.support_threshold),
+        SupportChecker(settings.support_threshold),
         ExtractiveAnswerer(settings.abstain_threshold, settings.answer_sentences),
         chat_client(settings),
         mode=settings.answer_mode,

@@ -166,7 +166,6 @@ class KnowledgeBase:
                 state.generation,
                 len(vectors),
                 vectors.kind,
-                vectors.hidden,
             ),
         )
         self._dirty = False

@@ -67,7 +67,8 @@ class DocumentRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    collection: Mapped[CollectionRow] = relationship()
+    # selectin: a page of documents loads its collections in one more query, not one each
+    collection: Mapped[CollectionRow] = relationship(lazy="selectin")
 
 
 class ChunkRow(Base):

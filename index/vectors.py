@@ -1,7 +1,7 @@
 """The vector index: FAISS, keyed by chunk id, derived from the SQL store.
 
     <data_dir>/vectors.faiss   IndexIDMap2 over IndexFlatIP (exact) or IndexHNSWFlat (approximate)
-    <data_dir>/vectors.json    {"model", "dimension", "generation", "count", "kind", "hidden"}
+    <data_dir>/vectors.json    {"model", "dimension", "generation", "count", "kind", "hidden_ids"}
 
 Both files are written atomically (temp file, fsync, rename). They may lag the SQL store
 after a crash; `KnowledgeBase.vectors()` repairs that by comparing id sets (chunk ids are
@@ -39,7 +39,6 @@ class VectorHeader:
     generation: int
     count: int
     kind: Kind = "flat"
-    hidden: int = 0
 
 
 @dataclass(frozen=True)

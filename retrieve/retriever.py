@@ -12,7 +12,6 @@ Not done here: deciding whether the passages answer the question (answer/ does, 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -28,10 +27,6 @@ log = logging.getLogger(__name__)
 
 MAX_TOP_K = 100
 MAX_QUERY_CHARS = 4000
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
 
 
 class Retriever:
@@ -88,25 +83,17 @@ class Retriever:
         mode = mode or self.mode
         self._check(query, top_k, mode)
         scope = scope or Scope()
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
         self.kb.check_model()
         query_vector = self.embedder.embed_query(query)
-        timings["embed"] = _ms(started)
 
         pool = max(self.candidates, top_k)
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            step = time.perf_counter()
             dense = self.kb.search_ids(query_vector, pool, scope)
-            timings["dense"] = _ms(step)
         if mode in ("lexical", "hybrid"):
-            step = time.perf_counter()
             lexical = self.kb.store.lexical_search(query, pool, scope)
-            timings["lexical"] = _ms(step)
 
-        step = time.perf_counter()
         if mode == "hybrid":
             ranked = reciprocal_rank_fusion(
                 [[i for i, _ in dense], [i for i, _ in lexical]], self.weights, self.rrf_k
@@ -117,19 +104,15 @@ class Retriever:
         if self.mmr_lambda is not None:
             wanted = max(wanted, 3 * top_k)
         passages = self._passages(ranked, query_vector, wanted, dict(dense), dense, lexical)
-        timings["fuse"] = _ms(step)
 
         if self.reranker is not None and passages:
-            step = time.perf_counter()
             scores = self.reranker.scores(query, [p.text for p in passages])
             order = np.argsort(-scores, kind="stable")
-            passages = [_rescored(passages[i], float(scores[i])) for i in order]
-            timings["rerank"] = _ms(step)
+            passages = [replace(passages[i], score=float(scores[i])) for i in order]
         if self.mmr_lambda is not None and len(passages) > top_k:
             vectors = self.kb.embeddings([p.chunk_id for p in passages])
             passages = [passages[i] for i in mmr(query_vector, vectors, top_k, self.mmr_lambda)]
-        timings["total"] = _ms(started)
-        return Retrieval(query, mode, tuple(passages[:top_k]), query_vector, timings)
+        return Retrieval(query, mode, tuple(passages[:top_k]), query_vector)
 
     def _passages(
         self,
@@ -197,7 +180,3 @@ class Retriever:
             raise ConfigError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
         if mode not in MODES:
             raise ConfigError(f"search mode must be one of {', '.join(MODES)}, got {mode!r}")
-
-
-def _rescored(passage: Passage, score: float) -> Passage:
-    return replace(passage, score=score)

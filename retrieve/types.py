@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
@@ -36,6 +36,13 @@ class Passage:
     dense_rank: int | None = None
     lexical_rank: int | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, as the CLI and the API show a passage (ranks left out)."""
+        shown = {k: v for k, v in asdict(self).items() if not k.endswith("_rank")}
+        shown["score"] = round(self.score, 6)
+        shown["similarity"] = round(self.similarity, 6)
+        return shown
+
     def __post_init__(self) -> None:
         if len(self.text) != self.end - self.start:
             raise ValueError(
@@ -52,4 +59,3 @@ class Retrieval:
     mode: Mode
     passages: tuple[Passage, ...]
     query_vector: np.ndarray = field(repr=False, compare=False)
-    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)

@@ -22,20 +22,7 @@ def scope(collection: str | None, filters: Filters | None) -> Scope:
 
 
 def passage_out(passage: Passage) -> PassageOut:
-    return PassageOut(
-        score=round(passage.score, 6),
-        similarity=round(passage.similarity, 6),
-        chunk_id=passage.chunk_id,
-        document_id=passage.document_id,
-        collection=passage.collection,
-        title=passage.title,
-        source=passage.source,
-        page=passage.page,
-        section=passage.section,
-        start=passage.start,
-        end=passage.end,
-        text=passage.text,
-    )
+    return PassageOut(**passage.to_dict())
 
 
 @router.post(

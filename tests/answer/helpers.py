@@ -44,7 +44,7 @@ def make_qa(
         )
     return QuestionAnswerer(
         Retriever(kb, embedder),
-        SupportChecker(embedder, SUPPORT_THRESHOLD),
+        SupportChecker(SUPPORT_THRESHOLD),
         ExtractiveAnswerer(),
         llm,
         **options,

@@ -116,7 +116,7 @@ def test_footnote_markers_inside_a_quoted_sentence_are_not_citations(answer_kb, 
     passage = Passage(
         1, "d", "default", "Dams", "/d/dams.txt", None, None, 40, 40 + len(text), text, 1.0, 0.9
     )
-    checker = SupportChecker(embedder, 0.6)
+    checker = SupportChecker(0.6)
     verified = verify(
         "q?", [Claim(text, (1,))], [passage], checker, VectorCache(embedder), "extractive", "m"
     )

@@ -32,8 +32,8 @@ def passage(text: str = TEXT, start: int = 100) -> Passage:
 
 
 @pytest.fixture(scope="module")
-def checker(embedder) -> SupportChecker:  # type: ignore[no-untyped-def]
-    return SupportChecker(embedder, threshold=0.6)
+def checker() -> SupportChecker:
+    return SupportChecker(threshold=0.6)
 
 
 def test_numbers_and_names_must_appear_in_the_quote() -> None:

@@ -5,9 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +17,7 @@ import pytest
 
 from index import Store
 from tests.answer.helpers import assert_contract
-from tests.api.test_app import free_port
+from tests.api.server import running_server
 from tests.api.test_cli import run_cited
 from tests.corpus import ABSENT, QUESTIONS, write_corpus
 from tests.openai_stub import Reply, Stub, serve
@@ -40,43 +37,19 @@ def server(tmp_path_factory: pytest.TempPathFactory, llm: Stub) -> Iterator[Simp
     top = tmp_path_factory.mktemp("http")
     folder = write_corpus(top / "corpus")
     assert run_cited(top / "data", "ingest", str(folder)).returncode == 0
-    port = free_port()
-    env = {
-        **os.environ,
-        "CITED_DATA_DIR": str(top / "data"),
-        "CITED_LLM_BASE_URL": llm.base_url,
-        "CITED_LLM_MODEL": "stub-model",
-    }
-    env.pop("CITED_DATABASE_URL", None)
+    env = {"CITED_LLM_BASE_URL": llm.base_url, "CITED_LLM_MODEL": "stub-model"}
     log = top / "server.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("cited")), "serve", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
     store = Store(f"sqlite:///{top / 'data' / 'cited.db'}")
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server not ready in 90 s: " + log.read_text()
-            time.sleep(0.3)
-        with httpx.Client(base_url=base, timeout=60) as client:
+        with (
+            running_server(top / "data", log, env) as base,
+            httpx.Client(base_url=base, timeout=60) as client,
+        ):
             yield SimpleNamespace(
                 client=client, base=base, folder=folder, kb=SimpleNamespace(store=store), log=log
             )
     finally:
         store.close()
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_health_and_readiness(server: SimpleNamespace) -> None:

@@ -1,0 +1,54 @@
+"""`cited serve` in a subprocess on a free port, for tests over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    data_dir: Path, log: Path, env: dict[str, str] | None = None, ready: str = "/readyz"
+) -> Iterator[str]:
+    """The base URL of a server on `data_dir` (SQLite there), once `ready` answers 200;
+    its output goes to `log`. Stopped on exit."""
+    port = free_port()
+    full_env = {**os.environ, "CITED_DATA_DIR": str(data_dir), **(env or {})}
+    full_env.pop("CITED_DATABASE_URL", None)
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("cited")), "serve", "--port", str(port)],
+            env=full_env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(base + ready, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server not ready in 90 s: " + log.read_text()
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
