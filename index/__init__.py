@@ -14,10 +14,11 @@ from index.errors import (
     WriterLockedError,
 )
 from index.knowledge import KnowledgeBase, Repair
-from index.lock import WriterLock
+from index.lock import SharedWriterLock, WriterLock
 from index.store import Store, WriteResult
 from index.types import (
     Chunk,
+    CollectionInfo,
     Document,
     IndexState,
     NewChunk,
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "Chunk",
     "CitedError",
+    "CollectionInfo",
     "ConfigError",
     "ConflictError",
     "Document",
@@ -45,6 +47,7 @@ __all__ = [
     "Scope",
     "ScoredChunk",
     "SentenceTransformerEmbedder",
+    "SharedWriterLock",
     "Store",
     "StoreError",
     "Tokenizer",

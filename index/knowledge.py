@@ -7,13 +7,20 @@ re-embedding) and dropping ids SQL no longer has. So a document is searchable ex
 its SQL transaction committed, and deleted chunks can never be returned: search results are
 also joined back to SQL rows, and ids without a row are skipped.
 
+Other processes: `refresh()` (once per query) compares the store's generation with the one
+the in-memory index reflects and, when another process wrote, brings the index in step the
+same way (only the changed ids are read). Threads: FAISS searches and mutations exclude each
+other under a short lock; writers and refreshes are serialized under another, so a reader
+never waits for a writer's SQL transaction (it searches the index as it was).
+
 Not done here: choosing files, parsing, embedding (ingest/ and index.embedder do that),
-and locking out a second writer (index.lock; the caller holds it while writing).
+and locking out a second writer process (index.lock; the caller holds it while writing).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -67,7 +74,10 @@ class KnowledgeBase:
         # scope -> (store generation, ascending chunk ids inside it)
         self._scopes: dict[Scope, tuple[int, np.ndarray]] = {}
         self._vectors: VectorIndex | None = None
+        self._generation: int | None = None  # the store generation the index reflects
         self._dirty = False
+        self._writing = threading.RLock()  # writers and refreshes, one at a time
+        self._faiss = threading.Lock()  # FAISS calls: a search never meets a mutation
         self.last_repair: Repair | None = None
 
     def check_model(self, dimension: int | None = None) -> None:
@@ -87,12 +97,48 @@ class KnowledgeBase:
     def vectors(self) -> VectorIndex | None:
         """The vector index, loaded and repaired against SQL on first use; None while empty."""
         if self._vectors is None:
-            self.check_model()
-            self._vectors, self.last_repair = self._load_and_repair()
+            with self._writing:
+                if self._vectors is None:
+                    self.check_model()
+                    self._vectors, self.last_repair = self._load_and_repair()
         return self._vectors
+
+    def loaded_vectors(self) -> VectorIndex | None:
+        """The vector index if loaded, without loading it (for metrics)."""
+        return self._vectors
+
+    def refresh(self) -> None:
+        """Check the store's model, and bring the index in step when another process wrote
+        since it was loaded (one indexed read when nothing changed). Skipped while a writer
+        of this process holds the index: it brings it in step itself."""
+        state = self.store.state()
+        if state.model is not None and state.model != self.model_name:
+            self.check_model()  # raises with the fix
+        if self._vectors is None or state.generation == self._generation:
+            return
+        if self._writing.acquire(blocking=False):
+            try:
+                self._catch_up()
+            finally:
+                self._writing.release()
+
+    def _catch_up(self) -> None:
+        """Under `_writing`: apply what other processes wrote since the index was loaded."""
+        state = self.store.state()
+        if self._vectors is None or state.generation == self._generation:
+            return
+        repair = self._sync(self._vectors)
+        self._generation = state.generation
+        if repair.added or repair.removed:
+            log.info(
+                "vector index caught up with another writer added=%d removed=%d",
+                repair.added,
+                repair.removed,
+            )
 
     def _load_and_repair(self) -> tuple[VectorIndex | None, Repair]:
         state = self.store.state()
+        self._generation = state.generation
         if state.model is None or state.dimension is None:
             return None, Repair(0, 0, False)
         loaded = VectorIndex.load(self.vector_path)
@@ -107,23 +153,31 @@ class KnowledgeBase:
             return vectors, Repair(len(vectors), 0, True)
         vectors, header = loaded
         vectors.hnsw = replace(vectors.hnsw, ef_search=self.hnsw.ef_search)  # a search setting
-        sql_ids = self.store.chunk_ids()
-        faiss_ids = vectors.ids()
-        extra = np.setdiff1d(faiss_ids, sql_ids, assume_unique=True)
-        missing = np.setdiff1d(sql_ids, faiss_ids, assume_unique=True)
-        vectors.remove(extra)
-        for ids, matrix in self.store.iter_embeddings(state.dimension, ids=missing.tolist()):
-            vectors.add(ids, matrix)
-        repair = Repair(len(missing), len(extra), False)
-        if len(missing) or len(extra) or header.generation != state.generation:
-            if len(missing) or len(extra):
+        repair = self._sync(vectors)
+        if repair.added or repair.removed or header.generation != state.generation:
+            if repair.added or repair.removed:
                 log.warning(
                     "vector index repaired from the store added=%d removed=%d",
-                    len(missing),
-                    len(extra),
+                    repair.added,
+                    repair.removed,
                 )
             self._save(vectors)
         return vectors, repair
+
+    def _sync(self, vectors: VectorIndex) -> Repair:
+        """Make `vectors` hold exactly the store's chunk ids: drop the extra ones, add the
+        missing ones from the stored embeddings (no re-embedding)."""
+        sql_ids = self.store.chunk_ids()
+        with self._faiss:
+            faiss_ids = vectors.ids()
+        extra = np.setdiff1d(faiss_ids, sql_ids, assume_unique=True)
+        missing = np.setdiff1d(sql_ids, faiss_ids, assume_unique=True)
+        with self._faiss:
+            vectors.remove(extra)
+        for ids, matrix in self.store.iter_embeddings(vectors.dimension, ids=missing.tolist()):
+            with self._faiss:
+                vectors.add(ids, matrix)
+        return Repair(len(missing), len(extra), False)
 
     def _kind_for(self, count: int) -> Kind:
         if self.vector_kind == "auto":
@@ -145,13 +199,15 @@ class KnowledgeBase:
     def rebuild(self) -> int:
         """Rebuild the vector index from the stored embeddings (`cited reindex`)."""
         self.check_model()
-        state = self.store.state()
-        if state.dimension is None:
-            self._vectors = None
-            return 0
-        self._vectors = self._rebuild(state.dimension)
-        self._save(self._vectors)
-        return len(self._vectors)
+        with self._writing:
+            state = self.store.state()
+            self._generation = state.generation
+            if state.dimension is None:
+                self._vectors = None
+                return 0
+            self._vectors = self._rebuild(state.dimension)
+            self._save(self._vectors)
+            return len(self._vectors)
 
     def _save(self, vectors: VectorIndex) -> None:
         state = self.store.state()
@@ -174,29 +230,50 @@ class KnowledgeBase:
         self, batch: Sequence[tuple[NewDocument, np.ndarray]], dimension: int
     ) -> list[WriteResult]:
         """Store documents with their chunk embeddings; they are searchable on return."""
-        vectors = self.vectors()
-        results = self.store.write(batch, self.model_name, dimension)
-        if vectors is None:
-            vectors = self._vectors = VectorIndex(dimension, self._kind_for(0), self.hnsw)
-        for (_, embeddings), result in zip(batch, results, strict=True):
-            vectors.remove(np.array(result.removed_chunk_ids, dtype=np.int64))
-            vectors.add(np.array(result.chunk_ids, dtype=np.int64), embeddings)
-        self._dirty = True
-        return results
+        with self._writing:
+            vectors = self.vectors()
+            self._catch_up()
+            results = self.store.write(batch, self.model_name, dimension)
+            if vectors is None:
+                vectors = self._vectors = VectorIndex(dimension, self._kind_for(0), self.hnsw)
+            with self._faiss:
+                for (_, embeddings), result in zip(batch, results, strict=True):
+                    vectors.remove(np.array(result.removed_chunk_ids, dtype=np.int64))
+                    vectors.add(np.array(result.chunk_ids, dtype=np.int64), embeddings)
+            self._generation = self.store.state().generation
+            self._dirty = True
+            return results
 
     def delete(self, document_ids: Sequence[str]) -> list[int]:
         """Delete documents everywhere; returns the removed chunk ids."""
-        vectors = self.vectors()
-        removed = self.store.delete_documents(document_ids)
+        with self._writing:
+            vectors = self.vectors()
+            self._catch_up()
+            removed = self.store.delete_documents(document_ids)
+            self._removed(vectors, removed)
+            return removed
+
+    def delete_collection(self, name: str) -> tuple[int, list[int]]:
+        """Delete a collection with its documents everywhere; (documents, removed chunk ids)."""
+        with self._writing:
+            vectors = self.vectors()
+            self._catch_up()
+            documents, removed = self.store.delete_collection(name)
+            self._removed(vectors, removed)
+            return documents, removed
+
+    def _removed(self, vectors: VectorIndex | None, chunk_ids: list[int]) -> None:
         if vectors is not None:
-            vectors.remove(np.array(removed, dtype=np.int64))
+            with self._faiss:
+                vectors.remove(np.array(chunk_ids, dtype=np.int64))
             self._dirty = True
-        return removed
+        self._generation = self.store.state().generation
 
     def flush(self) -> None:
         """Save the vector index if it changed since it was last saved."""
-        if self._dirty and self._vectors is not None:
-            self._save(self._vectors)
+        with self._writing:
+            if self._dirty and self._vectors is not None:
+                self._save(self._vectors)
 
     def scope_ids(self, scope: Scope) -> np.ndarray:
         """Ascending chunk ids inside `scope`, cached until the store changes."""
@@ -232,7 +309,8 @@ class KnowledgeBase:
             allowed = self.scope_ids(scope)
             if len(allowed) == 0:
                 return []
-        scores, ids = vectors.search(query, k, allowed)
+        with self._faiss:
+            scores, ids = vectors.search(query, k, allowed)
         return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
     def embeddings(self, chunk_ids: Sequence[int]) -> np.ndarray:
@@ -244,7 +322,8 @@ class KnowledgeBase:
         missing = []
         for chunk_id in chunk_ids:
             try:
-                rows[chunk_id] = vectors.reconstruct(chunk_id)
+                with self._faiss:
+                    rows[chunk_id] = vectors.reconstruct(chunk_id)
             except RuntimeError:  # written by another process after this index was loaded
                 missing.append(chunk_id)
         for ids, matrix in self.store.iter_embeddings(vectors.dimension, ids=missing):

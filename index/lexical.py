@@ -207,15 +207,17 @@ def install(conn: Connection) -> None:
 
 
 def scope_sql(
-    collection_id: int | None, document_ids: Sequence[str], source_prefix: str | None
+    collection_ids: Sequence[int] | None, document_ids: Sequence[str], source_prefix: str | None
 ) -> tuple[str, dict[str, object]]:
     """SQL conditions on `d` (documents) limiting a search to a scope, and their parameters.
-    The source prefix is compared with substr(), not LIKE, so % and _ in paths are literal."""
+    `collection_ids` None = any collection. The source prefix is compared with substr(),
+    not LIKE, so % and _ in paths are literal."""
     where = ""
     params: dict[str, object] = {}
-    if collection_id is not None:
-        where += " AND d.collection_id = :cid"
-        params["cid"] = collection_id
+    if collection_ids is not None:
+        names = [f"cid{i}" for i in range(len(collection_ids))]
+        where += " AND d.collection_id IN (" + ", ".join(":" + n for n in names) + ")"
+        params.update(zip(names, collection_ids, strict=True))
     if document_ids:
         names = [f"doc{i}" for i in range(len(document_ids))]
         where += " AND d.id IN (" + ", ".join(":" + n for n in names) + ")"
@@ -231,7 +233,7 @@ def search(
     conn: Connection,
     question: str,
     k: int,
-    collection_id: int | None = None,
+    collection_ids: Sequence[int] | None = None,
     document_ids: Sequence[str] = (),
     source_prefix: str | None = None,
 ) -> list[tuple[int, float]]:
@@ -239,7 +241,7 @@ def search(
     terms = query_terms(question)
     if not terms or k <= 0:
         return []
-    where, params = scope_sql(collection_id, document_ids, source_prefix)
+    where, params = scope_sql(collection_ids, document_ids, source_prefix)
     params["k"] = k
     if conn.dialect.name == "sqlite":
         params["q"] = " OR ".join('"' + term + '"' for term in terms)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+import threading
 from pathlib import Path
 from types import TracebackType
 
@@ -45,6 +46,42 @@ class WriterLock:
             self._fd = None
 
     def __enter__(self) -> WriterLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class SharedWriterLock:
+    """The writer lock shared by the threads of one process (a server's ingestion job and
+    its deletions): the first holder takes the file lock, the last one out releases it.
+    Threads of the process still serialize their writes in the KnowledgeBase."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._lock = WriterLock(data_dir)
+        self._mutex = threading.Lock()
+        self._holders = 0
+
+    def acquire(self) -> None:
+        """Raises WriterLockedError when another process writes."""
+        with self._mutex:
+            if self._holders == 0:
+                self._lock.acquire()
+            self._holders += 1
+
+    def release(self) -> None:
+        with self._mutex:
+            self._holders -= 1
+            if self._holders == 0:
+                self._lock.release()
+
+    def __enter__(self) -> SharedWriterLock:
         self.acquire()
         return self
 

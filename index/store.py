@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +34,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from index import lexical
-from index.errors import ConfigError, ModelMismatchError, NotFoundError, StoreError
+from index.errors import (
+    ConfigError,
+    ConflictError,
+    ModelMismatchError,
+    NotFoundError,
+    StoreError,
+)
 from index.schema import (
     SCHEMA_VERSION,
     Base,
@@ -44,7 +50,7 @@ from index.schema import (
     IndexStateRow,
     utcnow,
 )
-from index.types import Chunk, Document, IndexState, NewDocument, Scope
+from index.types import Chunk, CollectionInfo, Document, IndexState, NewDocument, Scope
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +209,56 @@ class Store:
         with self._sessions() as session:
             return list(session.scalars(select(CollectionRow.name).order_by(CollectionRow.name)))
 
+    def collection_infos(self) -> list[CollectionInfo]:
+        """Every collection with its document and chunk counts, by name."""
+        with self._sessions() as session:
+            documents = (
+                select(DocumentRow.collection_id, func.count(DocumentRow.id).label("n"))
+                .group_by(DocumentRow.collection_id)
+                .subquery()
+            )
+            chunks = (
+                select(DocumentRow.collection_id, func.count(ChunkRow.id).label("n"))
+                .join(ChunkRow, ChunkRow.document_id == DocumentRow.id)
+                .group_by(DocumentRow.collection_id)
+                .subquery()
+            )
+            rows = session.execute(
+                select(
+                    CollectionRow.name,
+                    func.coalesce(documents.c.n, 0),
+                    func.coalesce(chunks.c.n, 0),
+                    CollectionRow.created_at,
+                )
+                .outerjoin(documents, documents.c.collection_id == CollectionRow.id)
+                .outerjoin(chunks, chunks.c.collection_id == CollectionRow.id)
+                .order_by(CollectionRow.name)
+            )
+            return [CollectionInfo(name, int(d), int(c), at) for name, d, c, at in rows]
+
+    def create_collection(self, name: str) -> None:
+        """Create an empty collection; ConflictError when it exists."""
+        with self._transaction() as session:
+            if self._collection_id(session, name, create=False) is not None:
+                raise ConflictError(f"collection {name!r} exists already")
+            self._collection_id(session, name, create=True)
+
+    def delete_collection(self, name: str) -> tuple[int, list[int]]:
+        """Delete a collection, its documents and their chunks in one transaction;
+        (documents deleted, removed chunk ids)."""
+        with self._transaction() as session:
+            collection_id = self._collection_id(session, name, create=False)
+            if collection_id is None:
+                raise NotFoundError(f"no collection named {name!r}; GET /v1/collections lists them")
+            documents = list(
+                session.scalars(
+                    select(DocumentRow.id).where(DocumentRow.collection_id == collection_id)
+                )
+            )
+            removed = self._delete_documents(session, documents)
+            session.execute(delete(CollectionRow).where(CollectionRow.id == collection_id))
+            return len(documents), removed
+
     def _collection_id(self, session: Session, name: str, create: bool) -> int | None:
         found = session.scalar(select(CollectionRow.id).where(CollectionRow.name == name))
         if found is None and create:
@@ -224,20 +280,34 @@ class Store:
             )
             return {source: KnownDocument(doc_id, digest) for source, doc_id, digest in rows}
 
-    def count_documents(self, collection: str | None = None) -> int:
+    def count_documents(
+        self, collection: str | None = None, collections: Collection[str] | None = None
+    ) -> int:
+        """Documents in `collection` (None = all), among `collections` (None = all)."""
         with self._sessions() as session:
             query = select(func.count(DocumentRow.id))
+            if collection is not None or collections is not None:
+                query = query.join(CollectionRow)
             if collection is not None:
-                query = query.join(CollectionRow).where(CollectionRow.name == collection)
+                query = query.where(CollectionRow.name == collection)
+            if collections is not None:
+                query = query.where(CollectionRow.name.in_(sorted(collections)))
             return int(session.scalar(query) or 0)
 
     def list_documents(
-        self, collection: str | None = None, limit: int = 1000, offset: int = 0
+        self,
+        collection: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+        collections: Collection[str] | None = None,
     ) -> list[Document]:
+        """By collection and source; `collections` limits them as in count_documents."""
         with self._sessions() as session:
             query = select(DocumentRow, func.length(DocumentRow.text)).join(CollectionRow)
             if collection is not None:
                 query = query.where(CollectionRow.name == collection)
+            if collections is not None:
+                query = query.where(CollectionRow.name.in_(sorted(collections)))
             query = (
                 query.order_by(CollectionRow.name, DocumentRow.source).limit(limit).offset(offset)
             )
@@ -419,17 +489,21 @@ class Store:
                 raise NotFoundError(
                     f"no document with id {', '.join(map(repr, missing))}; `cited docs list` shows them"
                 )
-            removed = list(
-                session.scalars(select(ChunkRow.id).where(ChunkRow.document_id.in_(document_ids)))
-            )
-            session.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(document_ids)))
-            session.execute(delete(DocumentRow).where(DocumentRow.id.in_(document_ids)))
-            session.execute(
-                update(IndexStateRow)
-                .where(IndexStateRow.id == 1)
-                .values(generation=IndexStateRow.generation + 1, updated_at=utcnow())
-            )
-            return removed
+            return self._delete_documents(session, document_ids)
+
+    @staticmethod
+    def _delete_documents(session: Session, document_ids: Sequence[str]) -> list[int]:
+        removed = list(
+            session.scalars(select(ChunkRow.id).where(ChunkRow.document_id.in_(document_ids)))
+        )
+        session.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(document_ids)))
+        session.execute(delete(DocumentRow).where(DocumentRow.id.in_(document_ids)))
+        session.execute(
+            update(IndexStateRow)
+            .where(IndexStateRow.id == 1)
+            .values(generation=IndexStateRow.generation + 1, updated_at=utcnow())
+        )
+        return removed
 
     # -- chunks --------------------------------------------------------------------------
 
@@ -440,13 +514,11 @@ class Store:
     def scope_chunk_ids(self, scope: Scope) -> np.ndarray:
         """Ids of the chunks inside `scope`, ascending."""
         with self._sessions() as session:
-            collection_id = None
-            if scope.collection is not None:
-                collection_id = self._collection_id(session, scope.collection, create=False)
-                if collection_id is None:
-                    return np.zeros(0, dtype=np.int64)
+            collection_ids = self._scope_collection_ids(session, scope)
+            if collection_ids == []:
+                return np.zeros(0, dtype=np.int64)
             where, params = lexical.scope_sql(
-                collection_id, scope.document_ids, scope.source_prefix
+                collection_ids, scope.document_ids, scope.source_prefix
             )
             sql = (
                 "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
@@ -589,19 +661,29 @@ class Store:
         """(chunk id, score) of the k chunks best matching `question`'s words, best first."""
         scope = scope or Scope()
         with self._sessions() as session:
-            collection_id = None
-            if scope.collection is not None:
-                collection_id = self._collection_id(session, scope.collection, create=False)
-                if collection_id is None:
-                    return []
+            collection_ids = self._scope_collection_ids(session, scope)
+            if collection_ids == []:
+                return []
             return lexical.search(
                 session.connection(),
                 question,
                 k,
-                collection_id,
+                collection_ids,
                 scope.document_ids,
                 scope.source_prefix,
             )
+
+    @staticmethod
+    def _scope_collection_ids(session: Session, scope: Scope) -> list[int] | None:
+        """Ids of the collections a scope allows (those that exist); None = every one."""
+        names = scope.collection_names()
+        if names is None:
+            return None
+        if not names:
+            return []
+        return sorted(
+            session.scalars(select(CollectionRow.id).where(CollectionRow.name.in_(sorted(names))))
+        )
 
 
 def mismatch_message(

@@ -109,6 +109,8 @@ class Scope:
     collection: str | None = None
     document_ids: tuple[str, ...] = ()
     source_prefix: str | None = None
+    # Any of these collections (an API key limited to them); None = no such limit.
+    collections: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.collection is not None and not self.collection:
@@ -116,10 +118,33 @@ class Scope:
         if isinstance(self.document_ids, str):
             raise ValueError("scope document_ids must be a sequence of ids, not one string")
         object.__setattr__(self, "document_ids", tuple(self.document_ids))
+        if self.collections is not None:
+            object.__setattr__(self, "collections", frozenset(self.collections))
 
     @property
     def everything(self) -> bool:
-        return self.collection is None and not self.document_ids and not self.source_prefix
+        return (
+            self.collection is None
+            and not self.document_ids
+            and not self.source_prefix
+            and self.collections is None
+        )
+
+    def collection_names(self) -> frozenset[str] | None:
+        """The collections the scope allows; None = every one."""
+        if self.collection is None:
+            return self.collections
+        if self.collections is None or self.collection in self.collections:
+            return frozenset({self.collection})
+        return frozenset()
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    documents: int
+    chunks: int
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ class Retriever:
         mode = mode or self.mode
         self._check(query, top_k, mode)
         scope = scope or Scope()
-        self.kb.check_model()
+        self.kb.refresh()  # the model check, and what other processes wrote
         query_vector = self.embedder.embed_query(query)
 
         pool = max(self.candidates, top_k)

@@ -216,3 +216,66 @@ def test_auto_index_kind_follows_the_size(database_url, embedder, tmp_path) -> N
         assert small.last_repair.rebuilt
     finally:
         store.close()
+
+
+def test_another_process_writes_become_searchable_without_a_reload(  # type: ignore[no-untyped-def]
+    filled, open_kb, embedder
+) -> None:
+    """Two knowledge bases on one store and vector file stand for a server and a `cited
+    ingest` process: what one writes or deletes, the other sees after refresh()."""
+    server, ids = filled
+    server.vectors()
+    writer = open_kb(embedder.model_name)
+    fact = "Narwhals use their long tusks to sense changes in sea water."
+    [added] = writer.write(
+        [(new_document("/d/narwhal.txt", [fact]), embedder.embed_documents([fact]))],
+        embedder.dimension,
+    )
+    writer.delete([ids[1]])  # the penguins
+    writer.flush()
+
+    assert top_text(server, embedder, "narwhal tusks") != fact  # not yet refreshed
+    server.refresh()
+    assert top_text(server, embedder, "narwhal tusks") == fact
+    assert "Penguins" not in top_text(server, embedder, "penguins huddle in storms")
+    vectors = server.vectors()
+    assert vectors is not None and len(vectors) == len(FACTS)
+    # the server's own next write keeps the other writer's changes too
+    other = "Lighthouses on the Hask coast were automated in 1975."
+    server.write(
+        [(new_document("/d/light.txt", [other]), embedder.embed_documents([other]))],
+        embedder.dimension,
+    )
+    assert sorted(server.vectors().ids().tolist()) == sorted(server.store.chunk_ids().tolist())  # type: ignore[union-attr]
+    assert added.chunk_ids[0] in server.vectors().ids()  # type: ignore[union-attr]
+
+
+def test_searches_run_while_another_thread_writes(filled, embedder) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    kb, _ = filled
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    query = embedder.embed_query("bridge rebuilt after a flood")
+
+    def search() -> None:
+        try:
+            while not stop.is_set():
+                assert kb.search(query, 1)[0].chunk.text == FACTS[0]
+        except BaseException as exc:  # noqa: BLE001 (a thread hands its failure to the test)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    texts = [f"Filler note number {i} about nothing in particular." for i in range(20)]
+    vectors = embedder.embed_documents(texts)
+    for i, text in enumerate(texts):
+        kb.write(
+            [(new_document(f"/d/filler{i}.txt", [text]), vectors[i : i + 1])], embedder.dimension
+        )
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(kb.vectors()) == len(FACTS) + len(texts)

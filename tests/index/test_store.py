@@ -7,7 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from index import ModelMismatchError, NewChunk, NewDocument, NotFoundError, Scope, Store
+from index import (
+    ConflictError,
+    ModelMismatchError,
+    NewChunk,
+    NewDocument,
+    NotFoundError,
+    Scope,
+    Store,
+)
 
 DIM = 8
 
@@ -223,3 +231,49 @@ def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
     assert store.count_documents() == 0
     assert store.count_chunks() == 0
     assert store.lexical_search("fine", 5) == []
+
+
+def test_collections_are_created_counted_and_deleted_whole(store: Store) -> None:
+    red = store.write(
+        [
+            (new_document("/d/a.txt", ["alpha words", "more alpha"], "red"), vectors(2)),
+            (new_document("/d/b.txt", ["beta words"], "red"), vectors(1, 2)),
+        ],
+        "m",
+        DIM,
+    )
+    store.write([(new_document("/d/a.txt", ["gamma words"], "blue"), vectors(1, 3))], "m", DIM)
+    store.create_collection("empty")
+    with pytest.raises(ConflictError, match="exists already"):
+        store.create_collection("empty")
+    counts = {c.name: (c.documents, c.chunks) for c in store.collection_infos()}
+    assert counts == {"blue": (1, 1), "empty": (0, 0), "red": (2, 3)}
+
+    generation = store.state().generation
+    documents, removed = store.delete_collection("red")
+    assert documents == 2
+    assert sorted(removed) == sorted(c for r in red for c in r.chunk_ids)
+    assert store.state().generation == generation + 1
+    assert store.collections() == ["blue", "empty"]
+    assert store.lexical_search("alpha beta", 5) == []
+    assert [c.name for c in store.collection_infos()] == ["blue", "empty"]
+    with pytest.raises(NotFoundError, match="no collection named 'red'"):
+        store.delete_collection("red")
+
+
+def test_a_set_of_collections_limits_every_reader(store: Store) -> None:
+    for n, name in enumerate(["hr", "legal", "it"]):
+        store.write(
+            [(new_document(f"/d/{name}.txt", [f"policy text {name}"], name), vectors(1, n))],
+            "m",
+            DIM,
+        )
+    allowed = Scope(collections=frozenset({"hr", "legal"}))
+    hits = store.chunks_with_documents([c for c, _ in store.lexical_search("policy", 10, allowed)])
+    assert {d.collection for _, d in hits.values()} == {"hr", "legal"}
+    assert len(store.scope_chunk_ids(allowed)) == 2
+    # a named collection outside the set gives nothing, inside it narrows to it
+    assert store.lexical_search("policy", 10, Scope("it", collections=frozenset({"hr"}))) == []
+    assert len(store.lexical_search("policy", 10, Scope("hr", collections=frozenset({"hr"})))) == 1
+    assert store.count_documents(collections={"hr", "it"}) == 2
+    assert {d.collection for d in store.list_documents(collections={"legal"})} == {"legal"}
