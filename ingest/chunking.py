@@ -8,6 +8,7 @@ window:
     4 before a title element   3 before any element   2 line break or sentence end
     1 between words            0.5 at punctuation      0 inside a word (last resort)
 
+A page break is a forced cut, so a chunk's page is the page of everything it quotes.
 Titles are preferred break points, not forced ones: offline element classification calls
 many short paragraphs "Title", and a chunk per sentence would be useless. Overlap (in
 tokens) is added only when a cut falls inside an element; the next chunk then starts at the
@@ -57,11 +58,20 @@ class Chunker:
         ends = [e for _, e in spans]
         scores = self._break_scores(text, starts, ends, elements)
         element_starts = [el.start for el in elements]
+        pages = self._page_breaks(starts, elements)
+        for i in pages:
+            scores[i] = 5.0  # no overlap across a page break
         n = len(spans)
         chunks: list[NewChunk] = []
         first = previous_cut = 0
         while first < n:
-            cut = n if n - first <= self.max_tokens else self._best_cut(scores, first, previous_cut)
+            at = bisect.bisect_right(pages, first)
+            if at < len(pages) and pages[at] - first <= self.max_tokens:
+                cut = pages[at]  # a chunk never spans two pages: its page is its quotes' page
+            elif n - first <= self.max_tokens:
+                cut = n
+            else:
+                cut = self._best_cut(scores, first, previous_cut)
             inside_word = scores[first] == 0 if first else False
             inside_word = inside_word or (cut < n and scores[cut] == 0)
             chunk, cut = self._make_chunk(
@@ -72,6 +82,19 @@ class Chunker:
                 break
             first, previous_cut = self._next_start(scores, first, cut), cut
         return chunks
+
+    @staticmethod
+    def _page_breaks(starts: list[int], elements: Sequence[Element]) -> list[int]:
+        """Ascending token indices where a new page begins."""
+        breaks: list[int] = []
+        page = elements[0].page if elements else None
+        for el in elements[1:]:
+            if el.page != page:
+                page = el.page
+                i = bisect.bisect_left(starts, el.start)
+                if 0 < i < len(starts) and (not breaks or breaks[-1] < i):
+                    breaks.append(i)
+        return breaks
 
     def _best_cut(self, scores: list[float], first: int, previous_cut: int) -> int:
         # Past the previous cut, or an overlapping chunk could end where the last one did.

@@ -96,7 +96,11 @@ def test_chunks_slice_back_cover_the_text_in_order_and_fit_the_model(
     overlap = min(overlap, max_tokens // 2)
     chunker = Chunker(tokenizer, max_tokens, overlap)
     for elements in ([], elements_of(text)):
-        check_invariants(text, chunker.chunk(text, elements), tokenizer, max_tokens, overlap)
+        chunks = chunker.chunk(text, elements)
+        check_invariants(text, chunks, tokenizer, max_tokens, overlap)
+        for chunk in chunks:  # a chunk never spans two pages
+            pages = {el.page for el in elements if el.start < chunk.end and el.end > chunk.start}
+            assert len(pages) <= 1, (chunk, pages)
 
 
 def test_cuts_prefer_element_then_sentence_boundaries(tokenizer: HFTokenizer) -> None:
@@ -142,6 +146,20 @@ def test_pages_and_sections_come_from_the_element_at_the_chunk_start(
     ]
     chunks = Chunker(tokenizer, 45, 0).chunk(text, elements)
     assert [(c.page, c.section) for c in chunks] == [(4, "Results"), (5, "Discussion")]
+
+
+def test_a_page_break_always_cuts(tokenizer: HFTokenizer) -> None:
+    text = "Turbine report\n\nThe Zephyr turbine produced 812 kilowatts in March."
+    split = text.index("\n\n")
+    elements = [
+        Element(0, split, "Title", 1, None),
+        Element(split + 2, len(text), "NarrativeText", 2, None),
+    ]
+    chunks = Chunker(tokenizer, 256, 32).chunk(text, elements)
+    assert [(c.text, c.page) for c in chunks] == [
+        ("Turbine report", 1),
+        ("The Zephyr turbine produced 812 kilowatts in March.", 2),
+    ]
 
 
 def test_blank_text_gives_no_chunks_and_bad_settings_are_named(tokenizer: HFTokenizer) -> None:
