@@ -1,6 +1,7 @@
 """Question + passages -> cited answer (extractive or generative), then verified."""
 
 from answer.extractive import ExtractiveAnswerer
+from answer.followup import Turn, condense
 from answer.llm import ChatClient
 from answer.service import QuestionAnswerer
 from answer.support import SupportChecker, looks_like_instruction
@@ -34,6 +35,8 @@ __all__ = [
     "PassagesEvent",
     "QuestionAnswerer",
     "SupportChecker",
+    "Turn",
+    "condense",
     "looks_like_instruction",
     "parse_claims",
     "sentence_spans",

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from answer.extractive import ExtractiveAnswerer
+from answer.followup import Turn, condense, rewrite
 from answer.generative import build_messages, corrective_message, says_no_answer
 from answer.llm import ChatClient
 from answer.support import SupportChecker, VectorCache
@@ -73,6 +74,15 @@ class QuestionAnswerer:
         """Release the language model client's connections."""
         if self.llm is not None:
             self.llm.close()
+
+    def standalone(
+        self, question: str, history: Sequence[Turn], mode: AnswerMode | None = None
+    ) -> str:
+        """The conversation's last question made standalone (answer.followup): by the
+        language model in generative mode, by rule otherwise."""
+        if (mode or self.mode) == "generative" and self.llm is not None:
+            return rewrite(self.llm, question, history)
+        return condense(question, history)
 
     def ask(
         self,

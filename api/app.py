@@ -1,4 +1,4 @@
-"""The FastAPI app: the REST API under /v1, health checks and the start page.
+"""The FastAPI app: the REST API under /v1, health checks, metrics and the start page.
 
 Built by `create_app(settings)`; the stages (and their models) are built and warmed once at
 start-up and shared by all requests. Routes are sync functions, so FastAPI runs them in
@@ -12,11 +12,13 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
 from api import errors
 from api.deps import Services
-from api.routes import ask, health, search
+from api.middleware import BodyLimit, RequestMetrics
+from api.routes import ask, collections, documents, health, openai, search
 from api.settings import Settings
 
 
@@ -32,14 +34,31 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="cited",
         version="0.1.0",
-        description="Answers from your documents, every sentence backed by an exact quote.",
+        description="Answers from your documents, every sentence backed by an exact quote. "
+        "When the server has API keys, send `Authorization: Bearer <key>`.",
         lifespan=lifespan,
     )
     app.state.services = services
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(search.router)
-    app.include_router(ask.router)
+    for router in (health, search, ask, documents, collections, openai):
+        app.include_router(router.router)
+
+    upload_limit = int(settings.upload_max_mb * 2**20)
+    json_limit = settings.max_body_kb * 2**10
+
+    def limit_for(method: str, path: str) -> int:
+        return upload_limit if method == "POST" and path == "/v1/documents" else json_limit
+
+    app.add_middleware(BodyLimit, limit_for=limit_for)
+    if settings.cors:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Location"],
+        )
+    app.add_middleware(RequestMetrics, metrics=services.metrics)
     page = (files("web") / "index.html").read_text(encoding="utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -431,19 +431,35 @@ def config(ctx: Context, as_json: bool) -> None:
 @cli.command()
 @click.option("--host", default=None, help="Bind address [CITED_HOST].")
 @click.option("--port", default=None, type=int, help="Port [CITED_PORT].")
+@click.option(
+    "--insecure",
+    is_flag=True,
+    default=None,
+    help="Serve a non-loopback address without API keys [CITED_INSECURE].",
+)
 @pass_context
-def serve(ctx: Context, host: str | None, port: int | None) -> None:
+def serve(ctx: Context, host: str | None, port: int | None, insecure: bool | None) -> None:
     """Serve the chat page and the API."""
     import uvicorn
 
     from api.app import create_app
+    from api.auth import is_loopback
+    from api.deps import configured_keys
+    from index import ConfigError
 
     settings = ctx.settings
+    host = host or settings.host
     with cited_errors():
+        if not configured_keys(settings) and not is_loopback(host):
+            if not (insecure or settings.insecure):
+                raise ConfigError(
+                    f"refusing to serve {host} without API keys: anyone who can reach it could "
+                    "read and delete your documents. Set CITED_API_KEYS (or "
+                    "CITED_API_KEYS_FILE), or bind 127.0.0.1, or pass --insecure"
+                )
+            log.warning("serving without API keys on a non-loopback address host=%s", host)
         app = create_app(settings)
-    uvicorn.run(
-        app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level
-    )
+    uvicorn.run(app, host=host, port=port or settings.port, log_level=settings.log_level)
 
 
 def main() -> None:

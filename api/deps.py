@@ -1,17 +1,23 @@
 """The stages the routes use, built once at start-up (models loaded then), and the
-`Annotated` dependency that hands them to a route."""
+`Annotated` dependencies that hand them, and the caller's API key, to a route."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from answer import QuestionAnswerer
 from api import wiring
+from api.auth import ApiKey, Keys, ScopeName, load_keys_file, parse_keys
+from api.jobs import JobRunner
+from api.metrics import Metrics
 from api.settings import Settings
-from index import KnowledgeBase, SentenceTransformerEmbedder, Store
+from index import KnowledgeBase, SentenceTransformerEmbedder, SharedWriterLock, Store
+from ingest import Ingestor, Progress
 from retrieve import Retriever
 
 
@@ -23,25 +29,48 @@ class Services:
     embedder: SentenceTransformerEmbedder
     retriever: Retriever
     answers: QuestionAnswerer
+    keys: Keys
+    jobs: JobRunner
+    metrics: Metrics
+    writer: SharedWriterLock  # held while this process writes to the data dir
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
+        keys = Keys(configured_keys(settings))
         store = wiring.open_store(settings)
         kb = wiring.knowledge_base(settings, store)
         embedder = wiring.embedder(settings)
         retriever = wiring.retriever(settings, kb, embedder)
-        return cls(
-            settings, store, kb, embedder, retriever, wiring.question_answerer(settings, retriever)
-        )
+        metrics = Metrics(kb)
+
+        def ingestor(progress: Progress) -> Ingestor:
+            return wiring.ingestor(settings, kb, embedder, progress)
+
+        writer = SharedWriterLock(settings.data_dir)
+        jobs = JobRunner(ingestor, writer, settings.uploads_dir, metrics.ingested)
+        answers = wiring.question_answerer(settings, retriever)
+        return cls(settings, store, kb, embedder, retriever, answers, keys, jobs, metrics, writer)
 
     def warm_up(self) -> None:
-        """Load the models and the vector index now, not on the first request."""
+        """Load the models and the vector index now, not on the first request; start the
+        ingestion worker."""
         self.embedder.embed_query("warm up")
         self.kb.vectors()
+        self.jobs.start()
 
     def close(self) -> None:
+        self.jobs.close()
         self.answers.close()
         self.store.close()
+
+
+def configured_keys(settings: Settings) -> list[ApiKey]:
+    keys = []
+    if settings.api_keys is not None:
+        keys += parse_keys(settings.api_keys.get_secret_value())
+    if settings.api_keys_file is not None:
+        keys += load_keys_file(Path(settings.api_keys_file))
+    return keys
 
 
 def _services(request: Request) -> Services:
@@ -50,3 +79,21 @@ def _services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key, when the server requires one.")
+
+
+def _caller(scope: ScopeName):  # type: ignore[no-untyped-def]
+    def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    ) -> ApiKey | None:
+        return _services(request).keys.check(request.headers.get("authorization"), scope)
+
+    return check
+
+
+Asker = Annotated[ApiKey | None, Depends(_caller("ask"))]
+Reader = Annotated[ApiKey | None, Depends(_caller("read"))]
+Ingester = Annotated[ApiKey | None, Depends(_caller("ingest"))]
+Deleter = Annotated[ApiKey | None, Depends(_caller("delete"))]

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 def install(app: FastAPI) -> None:
     @app.exception_handler(CitedError)
     async def cited(_: Request, exc: CitedError) -> JSONResponse:
-        return JSONResponse(error(exc.code, exc.message), status_code=exc.status)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(error(exc.code, exc.message), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -32,7 +33,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http(_: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }.get(exc.status_code, "http_error")
         return JSONResponse(error(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(Exception)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from retrieve import MAX_QUERY_CHARS, MAX_TOP_K
+
+CollectionName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class Filters(BaseModel):
@@ -23,7 +25,7 @@ class SearchRequest(BaseModel):
     )
 
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    collection: str | None = Field(None, min_length=1, max_length=200)
+    collection: CollectionName | None = None
     top_k: int | None = Field(None, ge=1, le=MAX_TOP_K)
     mode: Literal["dense", "lexical", "hybrid"] | None = None
     filters: Filters | None = None
@@ -36,7 +38,7 @@ class AskRequest(BaseModel):
     )
 
     question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    collection: str | None = Field(None, min_length=1, max_length=200)
+    collection: CollectionName | None = None
     top_k: int | None = Field(None, ge=1, le=MAX_TOP_K)
     mode: Literal["extractive", "generative"] | None = None
     filters: Filters | None = None
@@ -73,3 +75,84 @@ class ErrorResponse(BaseModel):
 
 def error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "No API key, or not a valid one."},
+    403: {"model": ErrorResponse, "description": "The key lacks the scope or the collection."},
+}
+
+
+class DocumentOut(BaseModel):
+    id: str
+    collection: str
+    source: str
+    title: str
+    file_type: str
+    size_bytes: int
+    chunks: int
+    characters: int
+    created_at: str
+    updated_at: str
+    metadata: dict[str, Any]
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class DeletedOut(BaseModel):
+    deleted: str
+    documents: int
+    chunks: int
+
+
+class CollectionOut(BaseModel):
+    name: str
+    documents: int
+    chunks: int
+    created_at: str
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionOut]
+
+
+class CollectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "hr"}]})
+
+    name: CollectionName
+
+
+class JobFileOut(BaseModel):
+    name: str
+    size: int
+    status: Literal["queued", "added", "updated", "unchanged", "failed"]
+    reason: str | None
+    document_id: str | None
+    chunks: int
+
+
+class JobProgress(BaseModel):
+    files: int
+    files_done: int
+    chunks_added: int
+
+
+class JobOut(BaseModel):
+    id: str
+    collection: str
+    status: Literal["queued", "waiting", "running", "done", "failed"]
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    progress: JobProgress
+    files: list[JobFileOut]
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]

@@ -117,6 +117,28 @@ class Settings(BaseSettings):
     llm_retry_unverified: bool = Field(
         True, description="Ask the model once more when nothing of its reply verifies."
     )
+    # -- the HTTP server --
+    api_keys: SecretStr | None = Field(
+        None,
+        description="API keys: `token[:scopes[:collections]]` entries separated by `;` "
+        "(scopes ask, read, ingest, delete or *). Unset = no keys (loopback only).",
+    )
+    api_keys_file: Path | None = Field(
+        None, description="JSON file of API keys (name, key or key_sha256, scopes, collections)."
+    )
+    insecure: bool = Field(
+        False, description="Allow serving a non-loopback address without API keys."
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS (`*` for any); empty = off."
+    )
+    upload_max_mb: float = Field(
+        512.0, gt=0, description="Largest upload request (all its files together)."
+    )
+    upload_max_files: int = Field(100, ge=1, le=10_000, description="Most files in one upload.")
+    max_body_kb: int = Field(
+        1024, ge=1, description="Largest JSON request body (uploads have their own limit)."
+    )
     host: str = Field("127.0.0.1", description="`cited serve` bind address.")
     port: int = Field(8000, ge=1, le=65535, description="`cited serve` port.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -152,6 +174,15 @@ class Settings(BaseSettings):
     @property
     def vector_path(self) -> Path:
         return self.data_dir / "vectors.faiss"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Originals of uploaded files, by collection (`GET /v1/documents/{id}/file`)."""
+        return self.data_dir / "files"
+
+    @property
+    def cors(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def max_file_bytes(self) -> int:

@@ -132,10 +132,46 @@ class Ingestor:
             report.add(outcome)
         report.timings.discover = time.perf_counter() - started
         known = self.kb.store.known_documents(collection)
+        try:
+            self._candidates(discovery.candidates, collection, known, report)
+            if prune:
+                seen = {c.source for c in discovery.candidates} | {
+                    o.source for o in discovery.left_out
+                }
+                self._prune(known, discovery.roots, seen, report)
+        finally:
+            self.kb.flush()
+            self.progress.close()
+        report.timings.wall = time.perf_counter() - started
+        return report
+
+    def run_files(self, candidates: Sequence[Candidate], collection: str) -> IngestReport:
+        """Ingest files whose sources the caller chose (the API's uploads: staged at one
+        path, known by their final one)."""
+        started = time.perf_counter()
+        report = IngestReport(collection)
+        self.kb.check_model()
+        try:
+            known = self.kb.store.known_documents(collection)
+            self._candidates(candidates, collection, known, report)
+        finally:
+            self.kb.flush()
+            self.progress.close()
+        report.timings.wall = time.perf_counter() - started
+        return report
+
+    def _candidates(
+        self,
+        candidates: Sequence[Candidate],
+        collection: str,
+        known: dict[str, KnownDocument],
+        report: IngestReport,
+    ) -> None:
+        """Hash, skip the unchanged, ingest the rest."""
         todo: list[tuple[Candidate, str]] = []
-        self.progress.start(len(discovery.candidates))
+        self.progress.start(len(candidates))
         hashing = time.perf_counter()
-        for candidate in discovery.candidates:
+        for candidate in candidates:
             reason = self._refuse(candidate)
             if reason is None:
                 try:
@@ -153,19 +189,8 @@ class Ingestor:
             else:
                 todo.append((candidate, digest))
         report.timings.hash = time.perf_counter() - hashing
-        try:
-            if todo:
-                self._ingest(todo, collection, report)
-            if prune:
-                seen = {c.source for c in discovery.candidates} | {
-                    o.source for o in discovery.left_out
-                }
-                self._prune(known, discovery.roots, seen, report)
-        finally:
-            self.kb.flush()
-            self.progress.close()
-        report.timings.wall = time.perf_counter() - started
-        return report
+        if todo:
+            self._ingest(todo, collection, report)
 
     def _refuse(self, candidate: Candidate) -> str | None:
         if candidate.size == 0:

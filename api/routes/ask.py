@@ -11,9 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from answer import DeltaEvent, Event, FinalEvent, PassagesEvent
-from api.deps import ServicesDep
+from api.deps import Asker, ServicesDep
+from api.metrics import Metrics
 from api.routes.search import passage_out, scope
-from api.schemas import AskRequest, ErrorResponse, error
+from api.schemas import AUTH_ERRORS, AskRequest, ErrorResponse, error
 from index import CitedError
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-def _events(stream: Iterator[Event]) -> Iterator[bytes]:
+def _events(stream: Iterator[Event], metrics: Metrics) -> Iterator[bytes]:
     try:
         for event in stream:
             if isinstance(event, PassagesEvent):
@@ -65,6 +66,7 @@ def _events(stream: Iterator[Event]) -> Iterator[bytes]:
             elif isinstance(event, DeltaEvent):
                 yield sse("delta", {"text": event.text})
             elif isinstance(event, FinalEvent):
+                metrics.answered(event.answer.mode, event.answer.abstained)
                 yield sse("final", event.answer.to_dict())
     except CitedError as exc:
         yield sse("error", error(exc.code, exc.message))
@@ -88,21 +90,23 @@ def _events(stream: Iterator[Event]) -> Iterator[bytes]:
         422: {"model": ErrorResponse},
         502: {"model": ErrorResponse},
         504: {"model": ErrorResponse},
+        **AUTH_ERRORS,
     },
 )
-def ask(body: AskRequest, request: Request, services: ServicesDep) -> Any:
+def ask(body: AskRequest, request: Request, services: ServicesDep, key: Asker) -> Any:
     """Answer the question from the documents. Every sentence cites an exact quote
     (`document_text[start:end] == quote`) that was checked to support it; when the documents
     do not answer, `abstained` is true and `reason` says why."""
-    where = scope(body.collection, body.filters)
+    where = scope(body.collection, body.filters, key)
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
         stream = services.answers.stream(
             body.question, mode=body.mode, top_k=body.top_k, scope=where
         )
         return StreamingResponse(
-            _events(stream),
+            _events(stream, services.metrics),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     answer = services.answers.ask(body.question, mode=body.mode, top_k=body.top_k, scope=where)
+    services.metrics.answered(answer.mode, answer.abstained)
     return answer.to_dict()

@@ -1,13 +1,14 @@
-"""GET /healthz (alive) and GET /readyz (models loaded, store reachable, vectors in step)."""
+"""GET /healthz (alive), GET /readyz (models loaded, store reachable, vectors in step) and
+GET /metrics (Prometheus)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from api.deps import ServicesDep
+from api.deps import Reader, ServicesDep
 from index import CitedError
 
 router = APIRouter(tags=["health"])
@@ -46,3 +47,16 @@ def readyz(services: ServicesDep) -> JSONResponse:
             checks["vectors"] = exc.message
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+)
+def metrics(services: ServicesDep, key: Reader) -> Response:
+    """Prometheus metrics: requests and latency by route and status, answers by outcome,
+    files and chunks ingested through the API, documents, chunks and vectors in the index."""
+    return Response(
+        services.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )

@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 
@@ -52,3 +54,15 @@ def running_server(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def http_texts(client: httpx.Client) -> Any:
+    """Stands in for the knowledge base in `assert_contract`: document texts read over HTTP
+    (GET /v1/documents/{id}/text), as a client would check invariant 1."""
+
+    def document_text(document_id: str) -> str:
+        response = client.get(f"/v1/documents/{document_id}/text")
+        assert response.status_code == 200, response.text
+        return response.text
+
+    return SimpleNamespace(store=SimpleNamespace(document_text=document_text))

@@ -1,0 +1,81 @@
+"""Prometheus metrics of one app (its own registry, no process globals): requests and
+latency by route and status, answers by outcome, ingestion counters, and the index size
+read from the store at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from index import KnowledgeBase
+from ingest import IngestReport
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class _IndexSize(Collector):
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        store = self.kb.store
+        yield GaugeMetricFamily(
+            "cited_documents", "Documents in the store.", store.count_documents()
+        )
+        yield GaugeMetricFamily("cited_chunks", "Chunks in the store.", store.count_chunks())
+        vectors = self.kb.loaded_vectors()
+        yield GaugeMetricFamily(
+            "cited_vectors", "Vectors in the loaded FAISS index.", len(vectors) if vectors else 0
+        )
+
+
+class Metrics:
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "cited_http_requests",
+            "HTTP requests by method, route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "cited_http_request_duration_seconds",
+            "Time from request to the end of the response, by method and route.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.answers = Counter(
+            "cited_answers",
+            "Answers given, by mode and outcome (answered or abstained).",
+            ["mode", "outcome"],
+            registry=self.registry,
+        )
+        self.ingested_files = Counter(
+            "cited_ingested_files",
+            "Files ingested through the API, by outcome.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.ingested_chunks = Counter(
+            "cited_ingested_chunks", "Chunks added through the API.", registry=self.registry
+        )
+        self.registry.register(_IndexSize(kb))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def answered(self, mode: str, abstained: bool) -> None:
+        self.answers.labels(mode, "abstained" if abstained else "answered").inc()
+
+    def ingested(self, report: IngestReport) -> None:
+        for status, count in report.counts.items():
+            self.ingested_files.labels(status).inc(count)
+        self.ingested_chunks.inc(report.chunks_added)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,108 @@
+"""ASGI middleware of the app: request body limits, and request metrics.
+
+Both are plain ASGI (not BaseHTTPMiddleware), so streamed responses pass through untouched
+and the latency of an answer stream is measured to its last byte.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.metrics import Metrics
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is over the limit of {_size(limit)}")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MB" if n >= 2**20 else f"{n / 2**10:g} KB"
+
+
+class BodyLimit:
+    """Refuse bodies over a limit with 413: at once when Content-Length says so, else as
+    soon as the streamed body passes it (so a chunked upload cannot fill the disk)."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for  # (method, path) -> bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["method"], scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _refuse(send, limit)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "code": "payload_too_large",
+                "message": f"the request body is over the limit of {_size(limit)}",
+            }
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestMetrics:
+    """Count every request by its route template (not its raw path: ids would explode the
+    label set), status and time to the last byte."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)
