@@ -106,11 +106,34 @@ def _export(model: Any, pooling: str, inputs: list[str], path: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+def _session(onnxruntime: Any, path: Path, threads: int) -> Any:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    # Idle threads must sleep, not spin: FAISS and SQLite run right after on 2 cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxEncoder:
     """Normalized embeddings from the ONNX export of a loaded SentenceTransformer."""
 
-    def __init__(self, session: Any, tokenizer: Any, inputs: list[str], max_length: int) -> None:
+    def __init__(
+        self,
+        session: Any,
+        tokenizer: Any,
+        inputs: list[str],
+        max_length: int,
+        single: Any = None,
+    ) -> None:
         self._session = session
+        # A one-thread session for runs that start while another is in flight: on a few
+        # cores, concurrent runs that each spread over every core only fight over them
+        # (bench/serve.py: 8 clients); a lone run still gets every core.
+        self._single = single or session
+        self._in_flight = 0
+        self._count = threading.Lock()
         self._tokenizer = tokenizer
         self._inputs = inputs
         self._max_length = max_length
@@ -135,16 +158,14 @@ class OnnxEncoder:
             path = cache_dir / f"{_cache_key(model_path, model)}.onnx"
             if not path.exists():
                 _export(model, pooling, inputs, path)
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            # Idle threads must sleep, not spin: FAISS and SQLite run right after on 2 cores.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = onnxruntime.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
+            session, single = (_session(onnxruntime, path, n) for n in (threads, 1))
+            encoder = cls(
+                session,
+                model.tokenizer,
+                inputs,
+                int(model.max_seq_length),
+                single if threads > 1 else None,
             )
-            encoder = cls(session, model.tokenizer, inputs, int(model.max_seq_length))
             expected = model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
             difference = float(np.abs(encoder.embed(PROBES) - expected).max())
             if difference > AGREEMENT:
@@ -168,5 +189,12 @@ class OnnxEncoder:
                 return_tensors="np",
             )
         feeds = {name: encoded[name].astype(np.int64) for name in self._inputs}
-        output: np.ndarray = self._session.run(None, feeds)[0]
+        with self._count:
+            session = self._session if self._in_flight == 0 else self._single
+            self._in_flight += 1
+        try:
+            output: np.ndarray = session.run(None, feeds)[0]
+        finally:
+            with self._count:
+                self._in_flight -= 1
         return output.astype(np.float32, copy=False)

@@ -33,6 +33,18 @@ def test_fast_path_matches_torch_and_is_cached(tmp_path: Path, embedder) -> None
     assert list((tmp_path / "models").iterdir()) == [exported]  # no temp files left
 
 
+def test_concurrent_runs_give_the_same_vectors(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Runs that overlap go to the one-thread session; their vectors must not change."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fast = SentenceTransformerEmbedder(fast_path_dir=tmp_path / "models")
+    texts = [f"Question number {i} about the harbour and its ferries?" for i in range(48)]
+    expected = embedder.embed_documents(texts)
+    with ThreadPoolExecutor(8) as pool:
+        rows = list(pool.map(lambda t: fast.embed_query(t), texts))
+    np.testing.assert_allclose(np.stack(rows), expected, atol=1e-5)
+
+
 def test_a_model_the_fast_path_does_not_cover_keeps_torch(tmp_path: Path) -> None:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import modules as models
