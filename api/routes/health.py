@@ -38,6 +38,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
     checks["model"] = "ok" if services.embedder.loaded else "not loaded"
     if checks["store"] == "ok":
         try:
+            services.kb.refresh()  # what another process wrote counts as in step once applied
             vectors = services.kb.vectors()
             indexed = len(vectors) if vectors is not None else 0
             checks["vectors"] = (
