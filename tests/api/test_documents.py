@@ -104,6 +104,12 @@ def test_an_upload_reports_each_file_and_keeps_the_originals(
         "chunks_added": sum(f["chunks"] for f in job["files"]),
     }
     assert server.client.get(f"/v1/jobs/{job['id']}").json() == job
+    assert (
+        "access-control-allow-origin"
+        not in server.client.get(
+            "/healthz", headers={"Origin": "https://elsewhere.example"}
+        ).headers
+    )  # CORS is off unless configured
     # the traversal name was cut to its last component, kept inside the data dir
     escape = next(f for f in job["files"] if f["name"] == "escape.txt")
     document = server.client.get(f"/v1/documents/{escape['document_id']}").json()
