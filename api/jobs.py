@@ -67,7 +67,6 @@ class Job:
     id: str
     collection: str
     files: list[JobFile]
-    key: str | None = None  # the API key's name that submitted it
     status: JobStatus = "queued"
     error: str | None = None
     created_at: str = field(default_factory=_now)
@@ -158,14 +157,14 @@ class JobRunner:
                 self._queue.put(None, timeout=1)
             self._thread.join(timeout=30)
 
-    def new_job(self, collection: str, key: str | None) -> Job:
+    def new_job(self, collection: str) -> Job:
         """A job to stage files into (`stage_dir(job)`), then `submit()`."""
         if self._queue.full():
             raise Busy(
                 f"{QUEUE_MAX} ingestion jobs are waiting already; retry when GET /v1/jobs "
                 "shows fewer"
             )
-        return Job(uuid.uuid4().hex, collection, [], key)
+        return Job(uuid.uuid4().hex, collection, [])
 
     def stage_dir(self, job: Job) -> Path:
         path = self.staging_dir / job.id

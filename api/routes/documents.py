@@ -140,7 +140,7 @@ def upload(
             f"{len(files)} files in one upload; at most {settings.upload_max_files} "
             "(CITED_UPLOAD_MAX_FILES)"
         )
-    job = services.jobs.new_job(name, key.name if key else None)
+    job = services.jobs.new_job(name)
     into = services.jobs.stage_dir(job)
     folder = services.jobs.files_dir / collection_folder(name)
     for item in files:
