@@ -141,10 +141,6 @@ class Keys:
     def __init__(self, keys: list[ApiKey]) -> None:
         self.keys = keys
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.keys)
-
     def check(self, authorization: str | None, scope: ScopeName) -> ApiKey | None:
         """The caller's key, having `scope`; None when no keys are configured."""
         if not self.keys:

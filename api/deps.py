@@ -86,6 +86,8 @@ _bearer = HTTPBearer(auto_error=False, description="An API key, when the server 
 def _caller(scope: ScopeName):  # type: ignore[no-untyped-def]
     def check(
         request: Request,
+        # Declared for the OpenAPI schema (the /docs "Authorize" button); Keys.check reads
+        # the header itself, so a non-Bearer scheme gets its own 401 message.
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     ) -> ApiKey | None:
         return _services(request).keys.check(request.headers.get("authorization"), scope)

@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from api.uploads import STAGING
 from index import CitedError, NotFoundError, SharedWriterLock, WriterLockedError
-from ingest import Ingestor, IngestReport, Progress
+from ingest import FILE_TYPES, Ingestor, IngestReport, Progress
 from ingest.discover import Candidate
-from ingest.parsing import file_type_of
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class JobRunner:
         self._ingestor = ingestor
         self._writer = writer
         self.files_dir = files_dir
-        self.staging_dir = files_dir / ".staging"
+        self.staging_dir = files_dir / STAGING
         self._on_report = on_report
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
@@ -241,7 +241,8 @@ class JobRunner:
                 job.status, job.error = "running", None
             todo = {str(f.final): f for f in job.files if f.status == "queued"}
             candidates = [
-                Candidate(f.staged, source, file_type_of(f.final) or "text", f.size)
+                # the upload's sniff accepted only known extensions
+                Candidate(f.staged, source, FILE_TYPES[f.final.suffix.lower()], f.size)
                 for source, f in todo.items()
                 if f.staged is not None and f.final is not None
             ]

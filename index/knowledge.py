@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -226,13 +227,20 @@ class KnowledgeBase:
         )
         self._dirty = False
 
+    @contextmanager
+    def _writer(self) -> Iterator[VectorIndex | None]:
+        """Hold the index for a write, after applying what other processes wrote (so the
+        generation recorded after this write covers theirs too)."""
+        with self._writing:
+            vectors = self.vectors()
+            self._catch_up()
+            yield vectors
+
     def write(
         self, batch: Sequence[tuple[NewDocument, np.ndarray]], dimension: int
     ) -> list[WriteResult]:
         """Store documents with their chunk embeddings; they are searchable on return."""
-        with self._writing:
-            vectors = self.vectors()
-            self._catch_up()
+        with self._writer() as vectors:
             results = self.store.write(batch, self.model_name, dimension)
             if vectors is None:
                 vectors = self._vectors = VectorIndex(dimension, self._kind_for(0), self.hnsw)
@@ -246,18 +254,14 @@ class KnowledgeBase:
 
     def delete(self, document_ids: Sequence[str]) -> list[int]:
         """Delete documents everywhere; returns the removed chunk ids."""
-        with self._writing:
-            vectors = self.vectors()
-            self._catch_up()
+        with self._writer() as vectors:
             removed = self.store.delete_documents(document_ids)
             self._removed(vectors, removed)
             return removed
 
     def delete_collection(self, name: str) -> tuple[int, list[int]]:
         """Delete a collection with its documents everywhere; (documents, removed chunk ids)."""
-        with self._writing:
-            vectors = self.vectors()
-            self._catch_up()
+        with self._writer() as vectors:
             documents, removed = self.store.delete_collection(name)
             self._removed(vectors, removed)
             return documents, removed

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy import (
     Engine,
+    Select,
     create_engine,
     delete,
     event,
@@ -103,6 +104,17 @@ def make_engine(url: str) -> Engine:
     raise ConfigError(
         f"database backend {parsed.get_backend_name()!r} is not supported; use sqlite or postgresql"
     )
+
+
+def _in_collections(
+    query: Select[Any], collection: str | None, collections: Collection[str] | None
+) -> Select[Any]:
+    """`query` (joined to collections) limited to `collection` and to `collections`."""
+    if collection is not None:
+        query = query.where(CollectionRow.name == collection)
+    if collections is not None:
+        query = query.where(CollectionRow.name.in_(sorted(collections)))
+    return query
 
 
 def _document(row: DocumentRow, n_chars: int) -> Document:
@@ -287,11 +299,7 @@ class Store:
         with self._sessions() as session:
             query = select(func.count(DocumentRow.id))
             if collection is not None or collections is not None:
-                query = query.join(CollectionRow)
-            if collection is not None:
-                query = query.where(CollectionRow.name == collection)
-            if collections is not None:
-                query = query.where(CollectionRow.name.in_(sorted(collections)))
+                query = _in_collections(query.join(CollectionRow), collection, collections)
             return int(session.scalar(query) or 0)
 
     def list_documents(
@@ -304,10 +312,7 @@ class Store:
         """By collection and source; `collections` limits them as in count_documents."""
         with self._sessions() as session:
             query = select(DocumentRow, func.length(DocumentRow.text)).join(CollectionRow)
-            if collection is not None:
-                query = query.where(CollectionRow.name == collection)
-            if collections is not None:
-                query = query.where(CollectionRow.name.in_(sorted(collections)))
+            query = _in_collections(query, collection, collections)
             query = (
                 query.order_by(CollectionRow.name, DocumentRow.source).limit(limit).offset(offset)
             )
