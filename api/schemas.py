@@ -31,6 +31,17 @@ class SearchRequest(BaseModel):
     filters: Filters | None = None
 
 
+MAX_HISTORY_TURNS = 20
+MAX_TURN_CHARS = 20_000
+
+
+class HistoryTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_TURN_CHARS)
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -43,6 +54,13 @@ class AskRequest(BaseModel):
     mode: Literal["extractive", "generative"] | None = None
     filters: Filters | None = None
     stream: bool = Field(False, description="Answer with server-sent events.")
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns of the conversation, oldest first. A follow-up that leans "
+        'on them ("where did he train?") is made standalone before it is searched; the '
+        "answer's `question` is the standalone question.",
+    )
 
 
 class PassageOut(BaseModel):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from answer import DeltaEvent, Event, FinalEvent, PassagesEvent
+from answer.followup import Turn
 from api.deps import Asker, ServicesDep
 from api.metrics import Metrics
 from api.routes.search import passage_out, scope
@@ -96,17 +97,20 @@ def _events(stream: Iterator[Event], metrics: Metrics) -> Iterator[bytes]:
 def ask(body: AskRequest, request: Request, services: ServicesDep, key: Asker) -> Any:
     """Answer the question from the documents. Every sentence cites an exact quote
     (`document_text[start:end] == quote`) that was checked to support it; when the documents
-    do not answer, `abstained` is true and `reason` says why."""
+    do not answer, `abstained` is true and `reason` says why. With `history`, a follow-up
+    question is made standalone first."""
     where = scope(body.collection, body.filters, key)
+    question = body.question
+    if body.history:
+        history = [Turn(turn.role, turn.content) for turn in body.history]
+        question = services.answers.standalone(question, history, body.mode)
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
-        stream = services.answers.stream(
-            body.question, mode=body.mode, top_k=body.top_k, scope=where
-        )
+        stream = services.answers.stream(question, mode=body.mode, top_k=body.top_k, scope=where)
         return StreamingResponse(
             _events(stream, services.metrics),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    answer = services.answers.ask(body.question, mode=body.mode, top_k=body.top_k, scope=where)
+    answer = services.answers.ask(question, mode=body.mode, top_k=body.top_k, scope=where)
     services.metrics.answered(answer.mode, answer.abstained)
     return answer.to_dict()

@@ -94,6 +94,27 @@ def test_ask_answers_with_the_contract_and_abstains_when_it_must(server: SimpleN
     assert declined["abstained"] and declined["reason"]
 
 
+def test_a_follow_up_with_history_is_made_standalone(server: SimpleNamespace) -> None:
+    history = [
+        {"role": "user", "content": "Who is the head baker at the Alder Street Bakery?"},
+        {"role": "assistant", "content": "Tomasz Wilk is the head baker [1]."},
+    ]
+    alone = server.client.post("/v1/ask", json={"question": "Where did he train?"}).json()
+    assert alone["question"] == "Where did he train?"
+    followed = server.client.post(
+        "/v1/ask", json={"question": "Where did he train?", "history": history}
+    ).json()
+    assert_contract(followed, server.kb)
+    assert (
+        followed["question"].startswith("Where did he train? (") and "Wilk" in followed["question"]
+    )
+    assert "Kraków" in followed["answer"], followed
+    too_long = server.client.post(
+        "/v1/ask", json={"question": "And then?", "history": history * 11}
+    )
+    assert too_long.status_code == 422 and "history" in too_long.json()["error"]["message"]
+
+
 def events(response: httpx.Response) -> list[tuple[str, Any]]:
     parsed, name = [], None
     for line in response.iter_lines():
