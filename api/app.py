@@ -1,4 +1,4 @@
-"""The FastAPI app: the REST API under /v1, health checks, metrics and the start page.
+"""The FastAPI app: the REST API under /v1, health checks, metrics and the chat page.
 
 Built by `create_app(settings)`; the stages (and their models) are built and warmed once at
 start-up and shared by all requests. Routes are sync functions, so FastAPI runs them in
@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.resources import files
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse
 
 from api import errors
 from api.deps import Services
 from api.middleware import BodyLimit, RequestMetrics
-from api.routes import ask, collections, documents, health, openai, search
+from api.routes import ask, collections, documents, health, openai, page, search
 from api.settings import Settings
 
 
@@ -59,10 +57,5 @@ def create_app(settings: Settings) -> FastAPI:
             expose_headers=["Location"],
         )
     app.add_middleware(RequestMetrics, metrics=services.metrics)
-    page = (files("web") / "index.html").read_text(encoding="utf-8")
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> str:
-        return page
-
+    page.install(app)
     return app

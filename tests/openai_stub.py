@@ -26,6 +26,7 @@ class Reply:
     status: int = 200
     delay: float = 0.0
     stream: bool = True  # False: answer with one JSON body even when a stream was asked for
+    piece_delay: float = 0.0  # seconds between streamed pieces, to watch a stream arrive
 
 
 Script = Callable[[list[dict[str, str]]], Reply]
@@ -104,6 +105,7 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             pieces = [reply.text[i : i + 7] for i in range(0, len(reply.text), 7)]
             for piece in pieces:
+                time.sleep(reply.piece_delay)
                 chunk = {
                     "id": "chatcmpl-stub",
                     "object": "chat.completion.chunk",
@@ -111,6 +113,7 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
                     "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
                 }
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
             self.close_connection = True

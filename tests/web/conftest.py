@@ -1,0 +1,68 @@
+"""Fixtures of the browser tests: chromium, and `cited serve` on a small corpus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.api.server import running_server
+from tests.api.test_cli import run_cited
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, Tab, new_tab
+from tests.web.corpus import write_web_corpus
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        message = f"no chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CITED_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The web corpus ingested once by `cited ingest`; each server starts from a copy."""
+    top = tmp_path_factory.mktemp("ingested")
+    folder = write_web_corpus(top / "in")
+    result = run_cited(top / "data", "ingest", str(folder))
+    assert result.returncode == 0, result.stderr
+    return top
+
+
+def serve_corpus(
+    ingested: Path, top: Path, env: dict[str, str] | None = None
+) -> Iterator[SimpleNamespace]:
+    """`cited serve` on a copy of the ingested corpus: no API keys unless `env` sets them,
+    uploads up to 1 MB."""
+    shutil.copytree(ingested / "data", top / "data")
+    env = {"CITED_UPLOAD_MAX_MB": "1", **(env or {})}
+    with running_server(top / "data", top / "server.log", env=env) as base:
+        yield SimpleNamespace(base=base, folder=ingested / "in", log=top / "server.log", env=env)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory, ingested: Path) -> Iterator[SimpleNamespace]:
+    """The server most page tests share."""
+    yield from serve_corpus(ingested, tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture
+def tab(browser: Browser, site: SimpleNamespace, tmp_path: Path) -> Iterator[Tab]:
+    """The page on a desktop screen, opened; fails the test on a script error or CSP
+    violation."""
+    context, tab = new_tab(browser, site.base, tmp_path)
+    tab.open()
+    yield tab
+    tab.check()
+    context.close()

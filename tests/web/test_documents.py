@@ -1,0 +1,110 @@
+"""The documents panel in a real browser: upload by drag-and-drop and by the file picker,
+each file's outcome, the new document listed and cited, deletion after confirmation (never
+cited again), the upload limit (413), and the collection picker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.web.browser import Tab
+
+pytestmark = pytest.mark.slow
+
+FERRY = "Night ferry notes\n\nThe night ferry to Olsund carries 84 bicycles on its lower deck.\n"
+FERRY_QUESTION = "How many bicycles does the night ferry to Olsund carry?"
+HERON = "Heron log\n\nThe grey herons at Fenmoor nest in the alder carr every April.\n"
+HERON_QUESTION = "Where do the grey herons at Fenmoor nest?"
+
+
+def drop(page: Page, files: dict[str, bytes]) -> None:
+    """Drag files from the desktop onto the drop zone."""
+    transfer = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const [name, bytes] of Object.entries(files)) {
+                transfer.items.add(new File([new Uint8Array(bytes)], name));
+            }
+            return transfer;
+        }""",
+        {name: list(data) for name, data in files.items()},
+    )
+    page.dispatch_event("#dropzone", "dragover", {"dataTransfer": transfer})
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
+
+
+def finished_upload(page: Page) -> str:
+    upload = page.locator(".upload").first
+    upload.and_(page.locator("[data-state=done], [data-state=failed]")).wait_for(timeout=90_000)
+    return upload.text_content() or ""
+
+
+def cites(contract: dict, name: str) -> bool:  # type: ignore[type-arg]
+    return any(Path(c["source"]).name == name for c in contract["citations"])
+
+
+def test_upload_list_ask_delete_and_never_cited_again(tab: Tab) -> None:
+    page = tab.page
+    drop(page, {"ferry.txt": FERRY.encode(), "broken.pdf": b"this is not a PDF at all"})
+    outcome = finished_upload(page)
+    assert "ferry.txt: added" in outcome
+    failed = page.locator(".outcomes li[data-status=failed]")
+    assert failed.count() == 1 and "broken.pdf: failed — " in (failed.text_content() or "")
+    assert "PDF" in (failed.text_content() or "")  # the reason names the problem
+    item = page.locator(".doc", has_text="Night ferry notes")
+    item.wait_for()
+    assert "1 chunk" in (item.text_content() or "")
+
+    contract = tab.ask(FERRY_QUESTION)
+    assert cites(contract, "ferry.txt") and "84 bicycles" in contract["answer"]
+
+    item.get_by_role("button", name="Delete Night ferry notes").click()
+    dialog = page.locator("#confirm-dialog")
+    assert dialog.is_visible() and "Night ferry notes" in (dialog.text_content() or "")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert dialog.is_hidden() and item.is_visible()  # cancelled: nothing deleted
+
+    item.get_by_role("button", name="Delete Night ferry notes").click()
+    dialog.get_by_role("button", name="Delete").click()
+    item.wait_for(state="detached")
+    expect(page.locator("#docs-status")).to_contain_text("Deleted “Night ferry notes”")
+    again = tab.ask(FERRY_QUESTION)
+    assert not cites(again, "ferry.txt") and "84 bicycles" not in again["answer"]
+
+
+def test_an_upload_over_the_limit_says_so(tab: Tab) -> None:
+    tab.page.set_input_files(
+        "#file-input",
+        files=[{"name": "huge.txt", "mimeType": "text/plain", "buffer": b"word " * 300_000}],
+    )
+    outcome = finished_upload(tab.page)
+    assert "huge.txt could not be uploaded: Too large" in outcome and "1 MB" in outcome
+    assert tab.page.locator(".upload[role=alert], .upload [role=alert]").count() == 1
+
+
+def test_a_new_collection_is_picked_filled_and_asked_alone(tab: Tab) -> None:
+    page = tab.page
+    picker = page.get_by_label("Collection", exact=True)
+    picker.select_option(label="New collection…")
+    page.get_by_label("Name", exact=True).fill("field notes")
+    page.get_by_role("button", name="Create").click()
+    expect(picker).to_have_value("field notes")
+    expect(page.locator("#docs-status")).to_have_text("No documents yet. Add some above.")
+    try:
+        page.set_input_files(
+            "#file-input",
+            files=[{"name": "heron.txt", "mimeType": "text/plain", "buffer": HERON.encode()}],
+        )
+        assert "heron.txt: added" in finished_upload(page)
+        page.locator(".doc", has_text="Heron log").wait_for()
+        assert page.locator(".doc").count() == 1  # only this collection's documents
+        inside = tab.ask(HERON_QUESTION)
+        assert cites(inside, "heron.txt")
+        picker.select_option("default")
+        page.locator(".doc", has_text="Heron log").wait_for(state="detached")
+        outside = tab.ask(HERON_QUESTION)
+        assert not cites(outside, "heron.txt")
+    finally:
+        page.request.delete(tab.base + "/v1/collections/field%20notes")
