@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DO_NOT_TRACK := 1
 export SCARF_NO_ANALYTICS := 1
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench screenshots clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ bench: install
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/serve.py
+
+# The README's picture, made by the browser tests' screenshot helper.
+screenshots: install
+	CITED_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/web/test_layout.py -k desktop_screenshot
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

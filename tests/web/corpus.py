@@ -16,7 +16,7 @@ MARKUP = f"""Release notes <img src=x onerror="{PAYLOAD}"> for the staging serve
 The staging server restarts every Sunday at 03:00 <script>{PAYLOAD}</script> for patching.
 Release checklists are signed by Oona Lindahl <b onmouseover="{PAYLOAD}">before</b> deployment.
 """
-EMOJI = """Harvest festival 🎃🍎🎉
+EMOJI = """Harvest festival programme
 
 The 🎃 lantern walk starts at dusk; the 🍎 apple press opens at ten.
 The 🥧 pie contest is judged by Marta Kowalczyk, the 🏆 winner gets a copper ladle.

@@ -62,7 +62,7 @@ export class Documents {
     try {
       const page = await this.api.json("GET", `/v1/documents?${query}`);
       if (!more) clear(this.list);
-      for (const document of page.documents) this.list.append(this.item(document));
+      for (const doc of page.documents) this.list.append(this.item(doc));
       this.shown = offset + page.documents.length;
       this.total = page.total;
       this.status.textContent =
@@ -75,30 +75,30 @@ export class Documents {
     }
   }
 
-  item(document) {
-    const title = document.title || document.source;
+  item(doc) {
+    const title = doc.title || doc.source;
     const remove = el(
       "button",
       { type: "button", class: "delete", "aria-label": `Delete ${title}` },
       "Delete",
     );
-    remove.addEventListener("click", () => this.remove(document, remove));
+    remove.addEventListener("click", () => this.remove(doc, remove));
     const facts = [
-      document.file_type.toUpperCase(),
-      `${document.chunks} chunk${document.chunks === 1 ? "" : "s"}`,
-      `added ${when(document.created_at)}`,
+      doc.file_type.toUpperCase(),
+      `${doc.chunks} chunk${doc.chunks === 1 ? "" : "s"}`,
+      `added ${when(doc.created_at)}`,
     ];
-    if (!this.collection()) facts.push(document.collection);
+    if (!this.collection()) facts.push(doc.collection);
     return el(
       "li",
-      { class: "doc", "data-id": document.id },
+      { class: "doc", "data-id": doc.id },
       el("div", { class: "doc-text" }, el("p", { class: "doc-title" }, title), el("p", { class: "doc-facts" }, facts.join(" · "))),
       remove,
     );
   }
 
-  async remove(document, button) {
-    const title = document.title || document.source;
+  async remove(doc, button) {
+    const title = doc.title || doc.source;
     const sure = await confirmDelete(
       `Delete “${title}”?`,
       "It is removed from the index and will no longer be searched or cited. The original file uploaded here is removed too. This cannot be undone.",
@@ -109,9 +109,9 @@ export class Documents {
     }
     button.disabled = true;
     try {
-      await this.api.json("DELETE", `/v1/documents/${encodeURIComponent(document.id)}`);
+      await this.api.json("DELETE", `/v1/documents/${encodeURIComponent(doc.id)}`);
       this.status.textContent = `Deleted “${title}”.`;
-      this.onChange(document.id);
+      this.onChange(doc.id);
       await this.load();
       this.status.textContent = `Deleted “${title}”. ${this.status.textContent}`;
     } catch (error) {
