@@ -28,6 +28,7 @@ def open_chip(tab: Tab, n: int) -> str:
     tab.settled().locator(f".verified .chip[data-n='{n}']").first.click()
     mark = tab.page.locator("#source-passage mark")
     mark.wait_for()
+    assert tab.page.locator("#source-note").text_content() == ""  # shown in its context
     return mark.text_content() or ""
 
 

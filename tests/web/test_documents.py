@@ -108,3 +108,72 @@ def test_a_new_collection_is_picked_filled_and_asked_alone(tab: Tab) -> None:
         assert not cites(outside, "heron.txt")
     finally:
         page.request.delete(tab.base + "/v1/collections/field%20notes")
+
+
+def test_a_slow_upload_shows_its_progress(tab: Tab) -> None:
+    page = tab.page
+    page.evaluate(
+        """() => {
+            window.__progress = [];
+            new MutationObserver((records) => {
+                for (const r of records) {
+                    if (r.target.tagName === "PROGRESS" && r.target.hasAttribute("value")) {
+                        window.__progress.push(Number(r.target.value));
+                    }
+                }
+            }).observe(document.getElementById("uploads"),
+                       { subtree: true, attributes: true, attributeFilter: ["value"] });
+        }"""
+    )
+    network = page.context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 15_000},
+    )
+    text = "".join(f"Line {n} of the slow upload about kestrels.\n" for n in range(1_000))
+    try:
+        page.set_input_files(
+            "#file-input",
+            files=[{"name": "kestrels.txt", "mimeType": "text/plain", "buffer": text.encode()}],
+        )
+        assert "kestrels.txt: added" in finished_upload(page)
+    finally:
+        network.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
+    seen = page.evaluate("window.__progress")
+    assert any(0 < p < 100 for p in seen) and seen[-1] == 100, seen
+    assert seen == sorted(seen)
+    page.locator(".doc", has_text="Line 0 of the slow upload").get_by_role(
+        "button", name="Delete"
+    ).click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Delete").click()
+    expect(page.locator("#docs-status")).to_contain_text("Deleted")
+
+
+def test_a_quote_from_a_document_changed_since_the_answer_is_shown_alone(tab: Tab) -> None:
+    page = tab.page
+
+    def upload(text: str) -> None:
+        page.set_input_files(
+            "#file-input",
+            files=[{"name": "tern.txt", "mimeType": "text/plain", "buffer": text.encode()}],
+        )
+        outcome = finished_upload(page)
+        assert "tern.txt: added" in outcome or "tern.txt: updated" in outcome
+        page.locator(".upload").first.evaluate("node => node.remove()")
+
+    upload("Tern log\n\nThe arctic terns reach the Skerry lighthouse on the ninth of May.\n")
+    try:
+        contract = tab.ask("When do the arctic terns reach the Skerry lighthouse?")
+        assert cites(contract, "tern.txt")
+        upload("Tern log, revised\n\nCounts were moved to the appendix.\n\n" + "x " * 50)
+        tab.settled().locator(".verified .chip").first.click()
+        expect(page.locator("#source-passage mark")).to_have_text(contract["citations"][0]["quote"])
+        expect(page.locator("#source-note")).to_contain_text("quote is shown without its context")
+    finally:
+        page.locator(".doc", has_text="Tern log").get_by_role("button", name="Delete").click()
+        page.locator("#confirm-dialog").get_by_role("button", name="Delete").click()
+        expect(page.locator(".doc", has_text="Tern log")).to_have_count(0)

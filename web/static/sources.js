@@ -61,11 +61,20 @@ export class SourcePanel {
     document.body.classList.add("source-open");
     $("source-title").focus();
     try {
-      const text = await this.codePoints(citation.document_id);
+      let text = await this.codePoints(citation.document_id);
+      if (!quotes(text, citation)) {
+        this.forget(citation.document_id); // changed since it was loaded: load it again
+        text = await this.codePoints(citation.document_id);
+      }
       if (this.citation !== citation) return; // another chip was clicked meanwhile
+      if (!quotes(text, citation)) {
+        clear(passage).append(el("p", {}, el("mark", {}, citation.quote)));
+        $("source-note").textContent =
+          "The document has changed since this answer: the quote is shown without its context.";
+        return;
+      }
       const [from, to] = bounds(citation, passages, text);
-      const quote = text.slice(citation.start, citation.end).join("");
-      const mark = el("mark", {}, quote);
+      const mark = el("mark", {}, text.slice(citation.start, citation.end).join(""));
       clear(passage).append(
         el(
           "p",
@@ -117,6 +126,11 @@ export class SourcePanel {
       $("source-note").textContent = `The original could not be opened: ${error.message}`;
     }
   }
+}
+
+/** True when the text still holds the citation's quote at its offsets (invariant 1). */
+function quotes(text, citation) {
+  return text.slice(citation.start, citation.end).join("") === citation.quote;
 }
 
 /** [from, to) in code points: the retrieved passage (chunk) holding the quote, or a window
