@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -42,9 +42,6 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-router = APIRouter(include_in_schema=False)
-
-
 class _Revalidated(StaticFiles):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: dict) -> None:  # type: ignore[type-arg]
@@ -64,9 +61,8 @@ def install(app: FastAPI) -> None:
     web = Path(str(files("web")))
     page = (web / "index.html").read_text(encoding="utf-8")
 
-    @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
     def index() -> HTMLResponse:
         return HTMLResponse(page, headers=PAGE_HEADERS)
 
-    app.include_router(router)
+    app.add_api_route("/", index, methods=["GET", "HEAD"], include_in_schema=False)
     app.mount("/static", _Revalidated(directory=web / "static"), name="static")
