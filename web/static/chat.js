@@ -54,7 +54,9 @@ export class Chat {
   history() {
     const messages = [];
     for (const turn of this.turns) {
-      messages.push({ role: "user", content: turn.question });
+      // The question as it was searched (a follow-up made standalone), so that a chain of
+      // follow-ups keeps its topic.
+      messages.push({ role: "user", content: turn.answer.question || turn.question });
       messages.push({ role: "assistant", content: turn.answer.answer });
     }
     return messages.slice(-HISTORY_TURNS);
