@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/page.py
 
 # The README's picture, made by the browser tests' screenshot helper.
 screenshots: install

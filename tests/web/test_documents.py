@@ -4,6 +4,7 @@ cited again), the upload limit (413), and the collection picker."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,17 @@ def test_a_quote_from_a_document_changed_since_the_answer_is_shown_alone(tab: Ta
         page.locator(".doc", has_text="Tern log").get_by_role("button", name="Delete").click()
         page.locator("#confirm-dialog").get_by_role("button", name="Delete").click()
         expect(page.locator(".doc", has_text="Tern log")).to_have_count(0)
+
+
+def test_the_picker_remembers_the_collection_and_forgets_a_deleted_one(tab: Tab) -> None:
+    page = tab.page
+    picker = page.get_by_label("Collection", exact=True)
+    picker.select_option("default")
+    expect(page.locator("#docs-status")).to_contain_text("in “default”")
+    page.reload()
+    expect(picker).to_have_value("default")
+    expect(page.locator("#docs-status")).to_contain_text("in “default”")
+    page.evaluate("localStorage.setItem('cited.collection', 'since deleted')")
+    page.reload()
+    expect(picker).to_have_value("")
+    expect(page.locator("#docs-status")).to_have_text(re.compile(r"^\d+ documents$"))

@@ -50,8 +50,16 @@ async function loadCollections() {
   }
 }
 
+/** Collections and documents load together; the picker starts on the stored choice. */
 async function start() {
-  if (await loadCollections()) await documents.load();
+  const stored = localStorage.getItem(COLLECTION) || "";
+  if (stored && !picker.value) {
+    picker.append(el("option", { value: stored }, stored));
+    picker.value = stored;
+  }
+  const listed = picker.value;
+  const [loaded] = await Promise.all([loadCollections(), documents.load()]);
+  if (loaded && picker.value !== listed) await documents.load(); // the stored one is gone
 }
 
 picker.addEventListener("change", async () => {
