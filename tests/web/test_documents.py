@@ -192,3 +192,19 @@ def test_the_picker_remembers_the_collection_and_forgets_a_deleted_one(tab: Tab)
     page.reload()
     expect(picker).to_have_value("")
     expect(page.locator("#docs-status")).to_have_text(re.compile(r"^\d+ documents$"))
+
+
+def test_files_can_be_chosen_with_the_keyboard(tab: Tab) -> None:
+    page = tab.page
+    page.get_by_label("Collection", exact=True).focus()
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "file-input":
+            break
+    else:
+        raise AssertionError("the file picker is not reachable with Tab")
+    label = page.locator("label[for=file-input]")
+    assert label.evaluate("node => getComputedStyle(node).outlineStyle") != "none"
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    assert chooser.value.is_multiple()

@@ -2,13 +2,14 @@
 // textContent), never parsed as HTML: the page's Content-Security-Policy requires Trusted
 // Types, so an innerHTML assignment would throw anyway.
 
-/** el("p", {class: "x", "aria-label": "y"}, "text", child) -> HTMLParagraphElement */
+/** el("p", {class: "x", "aria-label": "y", onclick: fn}, "text", child) -> HTMLParagraphElement;
+ * a function value is an event listener, anything else an attribute. */
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === null || value === undefined || value === false) continue;
     if (name === "class") node.className = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (typeof value === "function") node.addEventListener(name.replace(/^on/, ""), value);
     else node.setAttribute(name, value === true ? "" : String(value));
   }
   append(node, ...children);
