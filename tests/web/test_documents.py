@@ -50,13 +50,15 @@ def test_upload_list_ask_delete_and_never_cited_again(tab: Tab) -> None:
     page = tab.page
     drop(page, {"ferry.txt": FERRY.encode(), "broken.pdf": b"this is not a PDF at all"})
     outcome = finished_upload(page)
-    assert "ferry.txt: added" in outcome
+    assert "ferry.txt: added (1 chunk)" in outcome and "(1 added, 1 failed)" in outcome
     failed = page.locator(".outcomes li[data-status=failed]")
     assert failed.count() == 1 and "broken.pdf: failed — " in (failed.text_content() or "")
     assert "PDF" in (failed.text_content() or "")  # the reason names the problem
     item = page.locator(".doc", has_text="Night ferry notes")
     item.wait_for()
     assert "1 chunk" in (item.text_content() or "")
+    page.get_by_role("button", name="Dismiss the report on 2 files").click()
+    expect(page.locator(".upload")).to_have_count(0)
 
     contract = tab.ask(FERRY_QUESTION)
     assert cites(contract, "ferry.txt") and "84 bicycles" in contract["answer"]

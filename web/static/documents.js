@@ -126,7 +126,13 @@ export class Documents {
     const progress = el("progress", { max: 100, value: 0, "aria-label": `Upload of ${names}` });
     const line = el("p", { class: "upload-line" }, `Uploading ${names} (${bytes(total)})…`);
     const outcomes = el("ul", { class: "outcomes" });
-    const item = el("li", { class: "upload", "data-state": "uploading" }, line, progress, outcomes);
+    const dismiss = el(
+      "button",
+      { type: "button", class: "dismiss", "aria-label": `Dismiss the report on ${names}`, hidden: true },
+      "×",
+    );
+    dismiss.addEventListener("click", () => item.remove());
+    const item = el("li", { class: "upload", "data-state": "uploading" }, dismiss, line, progress, outcomes);
     $("uploads").prepend(item);
     try {
       let job = await this.api.upload(files, this.collection(), (sent, size) => {
@@ -143,11 +149,13 @@ export class Documents {
       line.textContent = describe(job, names);
       this.outcomes(outcomes, job);
       item.dataset.state = job.status;
+      dismiss.hidden = false;
       this.onChange();
       await this.load();
     } catch (error) {
       progress.remove();
       item.dataset.state = "failed";
+      dismiss.hidden = false;
       line.textContent = `${names} could not be uploaded: ${error.message}`;
       line.setAttribute("role", "alert");
     }
@@ -157,7 +165,9 @@ export class Documents {
     clear(list);
     for (const file of job.files) {
       let text = `${file.name}: ${OUTCOME[file.status] || file.status}`;
-      if (file.status === "added" || file.status === "updated") text += ` (${file.chunks} chunks)`;
+      if (file.status === "added" || file.status === "updated") {
+        text += ` (${file.chunks} chunk${file.chunks === 1 ? "" : "s"})`;
+      }
       if (file.reason) text += ` — ${file.reason}`;
       list.append(el("li", { "data-status": file.status }, text));
     }
