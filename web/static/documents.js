@@ -26,6 +26,7 @@ export class Documents {
     this.total = 0;
     const zone = $("dropzone");
     const input = $("file-input");
+    $("choose-files").addEventListener("click", () => input.click());
     input.addEventListener("change", () => {
       if (input.files.length) this.upload([...input.files]);
       input.value = "";
