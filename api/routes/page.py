@@ -42,6 +42,7 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
+
 class _Revalidated(StaticFiles):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: dict) -> None:  # type: ignore[type-arg]
