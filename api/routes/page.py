@@ -17,7 +17,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -44,8 +44,10 @@ PAGE_HEADERS = {
 
 
 class _Revalidated(StaticFiles):
+    """Static files that the browser revalidates (ETag) before each use."""
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: dict) -> None:  # type: ignore[type-arg]
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [
                     *message.get("headers", []),
@@ -54,7 +56,7 @@ class _Revalidated(StaticFiles):
                 ]
             await send(message)
 
-        await super().__call__(scope, receive, send_with_headers)  # type: ignore[arg-type]
+        await super().__call__(scope, receive, send_with_headers)
 
 
 def install(app: FastAPI) -> None:

@@ -14,7 +14,7 @@ const narrow = window.matchMedia("(max-width: 900px)");
 const api = new Api(askForKey);
 const picker = $("collection");
 const collection = () => picker.value;
-const sources = new SourcePanel(api, () => narrow.matches);
+const sources = new SourcePanel(api);
 const chat = new Chat(api, sources, collection);
 const documents = new Documents(api, collection, (deletedId) => {
   if (deletedId) sources.forget(deletedId);

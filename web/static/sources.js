@@ -10,9 +10,8 @@ import { $, basename, clear, el } from "./dom.js";
 const CONTEXT = 320; // code points of context each side when the passage is unknown
 
 export class SourcePanel {
-  constructor(api, narrow) {
+  constructor(api) {
     this.api = api;
-    this.narrow = narrow; // () -> true when panels are overlays (small screens)
     this.texts = new Map(); // document_id -> Promise<string[]> (code points)
     this.panel = $("source-panel");
     this.opener = null;
