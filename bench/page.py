@@ -16,15 +16,11 @@ import json
 import os
 import platform
 import random
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 from corpora import ROOT, prepare
 from playwright.sync_api import sync_playwright
-from serve import free_port, percentiles
+from serve import percentiles, running
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -49,29 +45,6 @@ new MutationObserver((records) => {
 """
 
 
-def serve(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "CITED_DATA_DIR": str(data_dir), "CITED_LOG_LEVEL": "warning"}
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("cited")), "serve", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the server did not start: " + log.read_text())
-        time.sleep(0.3)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", type=int, default=40)
@@ -82,70 +55,63 @@ def main() -> None:
     questions = [q["text"] for q in corpus.queries]
     random.Random(5).shuffle(questions)
     log = ROOT / "bench/results/page.log"
-    server, base = serve(corpus.settings.data_dir, log)
     loads: list[dict[str, float]] = []
     first_text: list[float] = []
     settled: list[float] = []
     server_total: list[float] = []
     source: list[float] = []
     abstained = 0
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            for _ in range(5):  # cold loads: a new context each time, nothing cached
-                context = browser.new_context()
-                page = context.new_page()
-                page.goto(base + "/")
-                page.locator(".doc").first.wait_for()
-                loads.append(
-                    page.evaluate(
-                        """() => {
-                            const nav = performance.getEntriesByType("navigation")[0];
-                            const assets = performance.getEntriesByType("resource")
-                                .filter((r) => r.name.includes("/static/"));
-                            return {
-                                dom_content_loaded_ms: nav.domContentLoadedEventEnd,
-                                documents_listed_ms: performance.now(),
-                                static_bytes: assets.reduce((n, r) => n + r.decodedBodySize, 0),
-                                static_files: assets.length,
-                            };
-                        }"""
-                    )
-                )
-                context.close()
+    with running(corpus.settings.data_dir, log) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for _ in range(5):  # cold loads: a new context each time, nothing cached
             context = browser.new_context()
-            context.add_init_script(TIMES)
             page = context.new_page()
             page.goto(base + "/")
-            for question in questions[: args.questions]:
-                page.get_by_role("button", name="New chat").click()
-                with page.expect_response(lambda r: r.url.endswith("/v1/ask")) as info:
-                    page.fill("#question", question)
-                    page.press("#question", "Enter")
-                body = info.value.text()
-                answer = page.locator(".answer").last
-                answer.and_(
-                    page.locator("[data-state=verified], [data-state=abstained]")
-                ).wait_for()
-                t = page.evaluate("window.__t")
-                final = json.loads(body.split("event: final\ndata: ")[1].split("\n")[0])
-                server_total.append(final["timings_ms"]["total"])
-                if "drafting" in t:
-                    first_text.append(t["drafting"] - t["enter"])
-                end = t.get("verified", t.get("abstained"))
-                settled.append(end - t["enter"])
-                if final["abstained"]:
-                    abstained += 1
-                    continue
-                answer.locator(".verified .chip").first.click()
-                page.locator("#source-passage mark").wait_for()
-                t = page.evaluate("window.__t")
-                source.append(t["mark"] - t["chip"])
-                page.keyboard.press("Escape")
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+            page.locator(".doc").first.wait_for()
+            loads.append(
+                page.evaluate(
+                    """() => {
+                        const nav = performance.getEntriesByType("navigation")[0];
+                        const assets = performance.getEntriesByType("resource")
+                            .filter((r) => r.name.includes("/static/"));
+                        return {
+                            dom_content_loaded_ms: nav.domContentLoadedEventEnd,
+                            documents_listed_ms: performance.now(),
+                            static_bytes: assets.reduce((n, r) => n + r.decodedBodySize, 0),
+                            static_files: assets.length,
+                        };
+                    }"""
+                )
+            )
+            context.close()
+        context = browser.new_context()
+        context.add_init_script(TIMES)
+        page = context.new_page()
+        page.goto(base + "/")
+        for question in questions[: args.questions]:
+            page.get_by_role("button", name="New chat").click()
+            with page.expect_response(lambda r: r.url.endswith("/v1/ask")) as info:
+                page.fill("#question", question)
+                page.press("#question", "Enter")
+            body = info.value.text()
+            answer = page.locator(".answer").last
+            answer.and_(page.locator("[data-state=verified], [data-state=abstained]")).wait_for()
+            t = page.evaluate("window.__t")
+            final = json.loads(body.split("event: final\ndata: ")[1].split("\n")[0])
+            server_total.append(final["timings_ms"]["total"])
+            if "drafting" in t:
+                first_text.append(t["drafting"] - t["enter"])
+            end = t.get("verified", t.get("abstained"))
+            settled.append(end - t["enter"])
+            if final["abstained"]:
+                abstained += 1
+                continue
+            answer.locator(".verified .chip").first.click()
+            page.locator("#source-passage mark").wait_for()
+            t = page.evaluate("window.__t")
+            source.append(t["mark"] - t["chip"])
+            page.keyboard.press("Escape")
+        browser.close()
 
     def median(key: str) -> float:
         values = sorted(load[key] for load in loads)

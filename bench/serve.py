@@ -22,6 +22,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,38 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(data_dir: Path, log: Path) -> Iterator[str]:
+    """`cited serve` on `data_dir` in its own process, as deployed: its base URL once ready.
+    Its output goes to `log`."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "CITED_DATA_DIR": str(data_dir), "CITED_LOG_LEVEL": "warning"}
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("cited")), "serve", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the server did not start: " + log.read_text())
+            time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -95,33 +129,8 @@ def main() -> None:
     corpus = prepare("squad_v1.1")
     questions = [q["text"] for q in corpus.queries]
     random.Random(11).shuffle(questions)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = ROOT / "bench/results/serve.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "CITED_DATA_DIR": str(corpus.settings.data_dir),
-        "CITED_LOG_LEVEL": "warning",
-    }
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("cited")), "serve", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start: " + log.read_text())
-            time.sleep(0.3)
+    with running(corpus.settings.data_dir, log) as base:
         for question in questions[:WARMUP]:
             httpx.post(base + "/v1/ask", json={"question": question}, timeout=60)
         offset = WARMUP
@@ -132,9 +141,6 @@ def main() -> None:
             offset += result["requests"] + sum(result["errors"].values()) + clients
             levels.append(result)
             print(json.dumps(result))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     output = {
         "index": "squad_v1.1",
         "levels": levels,

@@ -36,6 +36,7 @@ def open_chip(tab: Tab, n: int) -> str:
 def test_the_answer_settles_with_chips_that_open_the_exact_quote(tab: Tab, question: str) -> None:
     contract = tab.ask(question)
     assert not contract["abstained"], contract
+    assert any(WEB_QUESTIONS[question] in c["quote"] for c in contract["citations"])
     states = tab.states()
     assert states[0] == "searching" and "drafting" in states and states[-1] == "verified"
     chips_match_the_citations(tab, contract)
@@ -45,7 +46,6 @@ def test_the_answer_settles_with_chips_that_open_the_exact_quote(tab: Tab, quest
         assert without_markers in shown
     for citation in contract["citations"]:
         assert open_chip(tab, citation["n"]) == citation["quote"]
-        assert WEB_QUESTIONS[question] in citation["quote"] or len(contract["citations"]) > 1
         title = tab.page.locator("#source-title").text_content()
         assert title == citation["title"]
         passage = tab.page.locator("#source-passage").text_content() or ""
