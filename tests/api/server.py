@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -54,6 +55,17 @@ def running_server(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def sse_events(lines: Iterable[str]) -> list[tuple[str | None, Any]]:
+    """(event name, JSON data) of each server-sent event in these lines."""
+    parsed, name = [], None
+    for line in lines:
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            parsed.append((name, json.loads(line[6:])))
+    return parsed
 
 
 def http_texts(client: httpx.Client) -> Any:

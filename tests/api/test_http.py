@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 
 from index import Store
 from tests.answer.helpers import assert_contract
-from tests.api.server import running_server
+from tests.api.server import running_server, sse_events
 from tests.api.test_cli import run_cited
 from tests.corpus import ABSENT, QUESTIONS, write_corpus
 from tests.openai_stub import Reply, Stub, serve
@@ -115,14 +114,8 @@ def test_a_follow_up_with_history_is_made_standalone(server: SimpleNamespace) ->
     assert too_long.status_code == 422 and "history" in too_long.json()["error"]["message"]
 
 
-def events(response: httpx.Response) -> list[tuple[str, Any]]:
-    parsed, name = [], None
-    for line in response.iter_lines():
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            parsed.append((name, json.loads(line[6:])))
-    return parsed
+def events(response: httpx.Response) -> list[tuple[str | None, Any]]:
+    return sse_events(response.iter_lines())
 
 
 @pytest.mark.parametrize("how", ["body", "accept"])

@@ -7,7 +7,6 @@ Never `playwright install`: the browser is /usr/bin/chromium from apt (.ci/run i
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response, Route
+
+from tests.api.server import sse_events
 
 CHROMIUM = Path(os.environ.get("CITED_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -102,12 +103,9 @@ class Tab:
 
 def final_event(response: Response) -> dict[str, Any]:
     """The `final` event of a /v1/ask event stream."""
-    name = None
-    for line in response.text().splitlines():
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: ") and name == "final":
-            return json.loads(line[6:])  # type: ignore[no-any-return]
+    for name, data in sse_events(response.text().splitlines()):
+        if name == "final":
+            return data  # type: ignore[no-any-return]
     raise AssertionError("no final event in: " + response.text()[:2000])
 
 
