@@ -58,6 +58,18 @@ class Settings(BaseSettings):
         le=64,
         description="Parser processes during ingestion.",
     )
+    parse_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        le=86_400,
+        description="Longest time one file may take to parse; past it the file fails.",
+    )
+    parse_memory_mb: int = Field(
+        4096,
+        ge=0,
+        description="Address space of a parser process while it parses a file (a file needing "
+        "more fails); 0 = no cap. A parser uses about 1,400 MB before any file.",
+    )
     collection: str = Field(
         "default", min_length=1, max_length=200, description="Default collection."
     )
@@ -149,6 +161,13 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must name a sentence-transformers model or a local path")
         return value.strip()
+
+    @field_validator("parse_memory_mb")
+    @classmethod
+    def _memory_cap_fits(cls, value: int) -> int:
+        if 0 < value < 256:
+            raise ValueError("must be 0 (no cap) or at least 256: a parser needs that to start")
+        return value
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> Settings:

@@ -7,7 +7,7 @@ from answer import ChatClient, ExtractiveAnswerer, QuestionAnswerer, SupportChec
 from api.settings import Settings
 from index import ConfigError, KnowledgeBase, SentenceTransformerEmbedder, Store
 from index.vectors import HnswParams
-from ingest import Ingestor, Progress
+from ingest import Ingestor, ParseLimits, Progress
 from retrieve import CrossEncoderReranker, Retriever
 
 
@@ -45,6 +45,10 @@ def ingestor(
         chunk_overlap=settings.chunk_overlap,
         max_file_bytes=settings.max_file_bytes,
         parse_workers=settings.parse_workers,
+        parse_limits=ParseLimits(
+            settings.parse_timeout_s,
+            settings.parse_memory_mb * 2**20 if settings.parse_memory_mb else None,
+        ),
         commit_chunks=settings.commit_chunks,
         progress=progress,
     )

@@ -6,6 +6,7 @@ from ingest.parsing import FILE_TYPES, Element, ParsedFile, parse_file
 from ingest.pipeline import Ingestor, default_parse_workers
 from ingest.progress import BarProgress, LogProgress, NoProgress, Progress
 from ingest.report import FileOutcome, IngestReport
+from ingest.workers import ParseLimits
 
 __all__ = [
     "FILE_TYPES",
@@ -17,6 +18,7 @@ __all__ = [
     "Ingestor",
     "LogProgress",
     "NoProgress",
+    "ParseLimits",
     "ParsedFile",
     "Progress",
     "default_parse_workers",

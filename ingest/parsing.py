@@ -177,8 +177,8 @@ def parse_file(path_str: str, file_type: str) -> ParsedFile:
     metadata: dict[str, Any] = {}
     try:
         raw_elements = _partition(path, file_type, metadata)
-    except ParseError:
-        raise
+    except (ParseError, MemoryError):
+        raise  # a memory error is the worker's to report (ingest.workers): its limit, its setting
     except ImportError as exc:
         raise ParseError(
             f"parsing {file_type} files needs a package that is not installed ({exc}); "

@@ -9,36 +9,33 @@ even loaded when nothing changed. Documents are written in groups, each group on
 transaction, so after a crash every document is either its old or its new version.
 
 One broken file never stops the batch: its outcome is "failed" with the reason, and the rest
-go on. A parser process that dies (crash, out of memory) is replaced; the files it had in
-hand are retried one at a time, so the file that kills a parser again is the one reported
-as failed. Deliberately not done: the writer lock
-(callers hold index.WriterLock) and parse timeouts.
+go on. Each file is parsed under a deadline and a memory cap (ingest.workers), so a file
+that hangs or bloats its parser fails with the limit it passed, and a parser that dies
+takes only its own file down. Deliberately not done: the writer lock (callers hold
+index.WriterLock).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
-import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from index import Embedder, KnowledgeBase, NewChunk, NewDocument
-from index.errors import ConfigError, ParseError
+from index.errors import ConfigError
 from index.store import KnownDocument
-from ingest import offline
 from ingest.chunking import Chunker
 from ingest.discover import Candidate, discover
-from ingest.parsing import ParsedFile, parse_file
+from ingest.parsing import ParsedFile
 from ingest.progress import NoProgress, Progress
 from ingest.report import FileOutcome, IngestReport
+from ingest.workers import ParseFailure, ParseLimits, ParseResult, ParserPool
 
 log = logging.getLogger(__name__)
 
@@ -49,37 +46,11 @@ PARTIAL_GROUP_WAIT_S = 0.25
 
 
 @dataclass(frozen=True)
-class ParseFailure:
-    reason: str
-
-
-@dataclass(frozen=True)
 class _Ready:
     candidate: Candidate
     digest: str
     parsed: ParsedFile
     chunks: list[NewChunk]
-
-
-def _init_worker() -> None:
-    # One thread per parser: the main process needs the other cores for embedding.
-    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[key] = "1"
-    # Parsers never use torch, but spaCy's thinc imports it when installed: 2.6 s and ~200 MB
-    # per worker, on the critical path of every ingestion. Marking it absent makes thinc skip
-    # it (every supported format parses without it; tests/ingest/test_pipeline.py).
-    sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
-    # Parsers log every oddity of every file; the per-file outcome is what gets reported.
-    for noisy in ("pypdf", "pdfminer", "unstructured"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    offline.prepare()
-
-
-def _parse_in_worker(path: str, file_type: str) -> ParsedFile | ParseFailure:
-    try:
-        return parse_file(path, file_type)
-    except ParseError as exc:
-        return ParseFailure(exc.message)
 
 
 def file_digest(path: Path) -> str:
@@ -104,6 +75,7 @@ class Ingestor:
         chunk_overlap: int = 32,
         max_file_bytes: int = 100 * 2**20,
         parse_workers: int | None = None,
+        parse_limits: ParseLimits | None = None,
         commit_chunks: int = 512,
         progress: Progress | None = None,
         save_every_s: float = 60.0,
@@ -118,6 +90,7 @@ class Ingestor:
         self.chunk_overlap = chunk_overlap
         self.max_file_bytes = max_file_bytes
         self.parse_workers = parse_workers or default_parse_workers()
+        self.parse_limits = parse_limits or ParseLimits()
         self.commit_chunks = commit_chunks
         self.progress = progress or NoProgress()
         self.save_every_s = save_every_s
@@ -205,28 +178,24 @@ class Ingestor:
     def _ingest(
         self, todo: list[tuple[Candidate, str]], collection: str, report: IngestReport
     ) -> None:
-        context = multiprocessing.get_context("spawn")
-        queue = deque((candidate, digest, 0) for candidate, digest in todo)
-        pool = ProcessPoolExecutor(self.parse_workers, mp_context=context, initializer=_init_worker)
-        in_flight: dict[Future[ParsedFile | ParseFailure], tuple[Candidate, str, int]] = {}
+        queue = deque(todo)
+        in_flight: dict[Future[ParseResult], tuple[Candidate, str]] = {}
         pending: list[_Ready] = []
 
         def fill() -> None:
             """Parsing runs far ahead (bounded by files and bytes in hand), so that the
             parsers are done and idle while the main process embeds full groups."""
-            in_hand = sum(c.size for c, _, _ in in_flight.values())
+            in_hand = sum(c.size for c, _ in in_flight.values())
             while queue and len(in_flight) < PARSE_AHEAD_FILES:
-                candidate, digest, attempt = queue[0]
-                if in_flight and (attempt > 0 or in_hand + candidate.size > PARSE_AHEAD_BYTES):
-                    return  # a file in hand when a parser died is retried alone
-                queue.popleft()
-                future = pool.submit(_parse_in_worker, str(candidate.path), candidate.file_type)
-                in_flight[future] = (candidate, digest, attempt)
-                in_hand += candidate.size
-                if attempt > 0:
+                candidate, digest = queue[0]
+                if in_flight and in_hand + candidate.size > PARSE_AHEAD_BYTES:
                     return
+                queue.popleft()
+                future = pool.submit(str(candidate.path), candidate.file_type)
+                in_flight[future] = (candidate, digest)
+                in_hand += candidate.size
 
-        try:
+        with ParserPool(self.parse_workers, self.parse_limits) as pool:
             fill()
             chunker = self._chunker()  # loads the model while the parser processes start
             while queue or in_flight:
@@ -240,22 +209,9 @@ class Ingestor:
                 if not done:
                     self._write(pending, collection, report)
                     continue
-                broken = False
                 for future in done:
-                    candidate, digest, attempt = in_flight.pop(future)
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        if attempt == 0:
-                            queue.appendleft((candidate, digest, 1))
-                        else:
-                            self._fail(
-                                report,
-                                candidate,
-                                "the parser process died on this file (crash or out of memory)",
-                            )
-                        continue
+                    candidate, digest = in_flight.pop(future)
+                    result = future.result()
                     if isinstance(result, ParseFailure):
                         self._fail(report, candidate, result.reason)
                         continue
@@ -269,18 +225,7 @@ class Ingestor:
                     pending.append(_Ready(candidate, digest, result, chunks))
                     if sum(len(r.chunks) for r in pending) >= self.commit_chunks:
                         self._write(pending, collection, report)
-                if broken:
-                    for candidate, digest, attempt in in_flight.values():
-                        queue.appendleft((candidate, digest, max(attempt, 1)))
-                    in_flight.clear()
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    log.warning("a parser process died; starting a new one")
-                    pool = ProcessPoolExecutor(
-                        self.parse_workers, mp_context=context, initializer=_init_worker
-                    )
             self._write(pending, collection, report)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
 
     def _chunker(self) -> Chunker:
         chunker = Chunker(

@@ -140,3 +140,52 @@ def write_bad_corpus(folder: Path) -> dict[str, str]:
         "loop_a.txt": "symbolic link loop",
         "loop_b.txt": "symbolic link loop",
     }
+
+
+def make_docx_bomb(path: Path, paragraphs: int) -> Path:
+    """A tiny .docx whose document.xml inflates to ~35 bytes a paragraph of one-letter
+    paragraphs (3,000,000 paragraphs: 300 KB on disk, 105 MB of XML)."""
+    import zipfile
+
+    ns = "http://schemas.openxmlformats.org/"
+    types = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="{ns}package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/word/document.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
+    )
+    rels = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{ns}package/2006/'
+        'relationships"><Relationship Id="rId1" Type="'
+        f'{ns}officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>'
+        "</Relationships>"
+    )
+    block = b"<w:p><w:r><w:t>x</w:t></w:r></w:p>" * 10_000
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", types)
+        archive.writestr("_rels/.rels", rels)
+        with archive.open("word/document.xml", "w", force_zip64=True) as xml:
+            xml.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document '
+                b'xmlns:w="' + ns.encode() + b'wordprocessingml/2006/main"><w:body>'
+            )
+            for _ in range(paragraphs // 10_000):
+                xml.write(block)
+            xml.write(b"</w:body></w:document>")
+    return path
+
+
+def write_stalling_files(folder: Path) -> dict[str, Path]:
+    """Files an outside campaign found to keep a parser busy for minutes (by name)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "brackets.md": "[" * 100_000,
+        "nested.md": "".join("  " * depth + "- item\n" for depth in range(2_000)),
+    }
+    paths = {}
+    for name, text in contents.items():
+        paths[name] = folder / name
+        paths[name].write_text(text)
+    return paths

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from index import KnowledgeBase, Store
 from index.embedder import DEFAULT_MODEL
+from tests.files import write_stalling_files
 
 N_FILES = 240
 
@@ -147,3 +149,52 @@ def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Pa
     assert len(hashes) == N_FILES and 0 < updated < N_FILES  # killed part-way
     assert ingest_json(folder, data)["files"]["updated"] == N_FILES - updated
     check_consistent(data, {s: {h} for s, h in new.items()})
+
+
+def parser_processes(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def running(process: psutil.Process) -> bool:
+    """Alive and not a zombie (an exited child whose parent, here init, has not reaped it)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_gone(processes: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    """The processes still running after up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (alive := [p for p in processes if running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+@pytest.mark.slow
+def test_parsers_die_with_a_killed_ingestion_and_end_with_a_finished_one(tmp_path: Path) -> None:
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write_stalling_files(folder)
+    env = {**env_for(data), "CITED_PARSE_TIMEOUT_S": "4", "CITED_PARSE_WORKERS": "2"}
+
+    process = subprocess.Popen(cited("ingest", str(folder)), env=env, stdout=subprocess.DEVNULL)
+    seen: list[psutil.Process] = []
+    deadline = time.monotonic() + 120
+    while len(seen) < 3 and time.monotonic() < deadline:  # two parsers + resource tracker
+        seen = parser_processes(process.pid)
+        time.sleep(0.1)
+    assert len(seen) >= 3, "the parser processes did not start"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert wait_gone(seen, 10) == [], "parser processes outlived a kill -9 of their ingestion"
+
+    process = subprocess.Popen(cited("ingest", str(folder)), env=env, stdout=subprocess.DEVNULL)
+    seen = []
+    while process.poll() is None:
+        seen += [p for p in parser_processes(process.pid) if p not in seen]
+        time.sleep(0.1)
+    assert process.returncode == 1  # both files failed at their deadline
+    assert seen and wait_gone(seen, 1) == [], "cited ingest exited and left processes running"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from index import KnowledgeBase, Store, WriterLock, WriterLockedError
-from ingest import Ingestor, IngestReport
-from tests.files import make_pptx, write_bad_corpus, write_good_corpus
+from ingest import Ingestor, IngestReport, ParseLimits
+from tests.files import make_pptx, write_bad_corpus, write_good_corpus, write_stalling_files
 
 Run = Callable[..., IngestReport]
 
@@ -177,3 +177,21 @@ def test_a_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
         WriterLock(tmp_path).acquire()
     with WriterLock(tmp_path):  # released on exit, usable again
         pass
+
+
+@pytest.mark.slow
+def test_files_that_stall_a_parser_fail_at_the_deadline_and_the_batch_goes_on(
+    kb: KnowledgeBase, embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "in"
+    write_stalling_files(folder)
+    (folder / "ferry.md").write_text("# Ferry\n\nThe last ferry to Vigra leaves at 23:40.\n")
+    ingestor = Ingestor(kb, embedder, parse_workers=2, parse_limits=ParseLimits(timeout_s=3))
+    report = ingestor.run([folder], "default")
+    outcomes = by_name(report)
+    for name in ("brackets.md", "nested.md"):
+        status, reason = outcomes[name]
+        assert status == "failed" and reason is not None
+        assert "3 s" in reason and "CITED_PARSE_TIMEOUT_S" in reason
+    assert outcomes["ferry.md"][0] == "added"
+    assert "23:40" in top_hit(kb, embedder, "When does the last ferry to Vigra leave?")

@@ -1,0 +1,348 @@
+"""Parser processes: each file parsed in a worker process with a deadline and a memory cap,
+and the workers' lives tied to the process that started them.
+
+    main process (pool thread)                 worker process (one file at a time)
+    queue of files -> free worker  --task-->   parse_file(path, type) under RLIMIT_AS
+    result or death or deadline   <--result--  ParsedFile | ParseFailure
+
+A worker parses one file at a time, so a file that hangs, crashes its parser or eats its
+memory is known exactly: it fails with a reason naming the limit and its setting, and only
+that worker is replaced. The deadline is wall-clock from the moment a worker takes the file
+and is enforced from this process (SIGKILL), so a parser stuck in C code (a regular
+expression, lxml) cannot outlive it. The memory cap is the address-space limit of the
+worker (RLIMIT_AS): an allocation past it fails inside the worker, which reports it and
+exits, or dies, and either way the file fails with the setting to raise.
+
+Workers die with their parent: on Linux the kernel kills them when the pool's thread (and
+so the process) ends, even by `kill -9` (PR_SET_PDEATHSIG); elsewhere an idle worker exits
+when its pipe closes. `close()` kills and joins them all. Deliberately not done: retrying a
+file that hit a limit (the same bytes would hit it again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+
+from index.errors import ParseError
+from ingest import offline
+from ingest.parsing import ParsedFile, parse_file
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+_MEMORY_EXIT = 3  # a worker that ran out of memory exits with this after reporting it
+_JOIN_S = 5.0
+_MEMORY_FAILURE = "memory"  # prefix of a worker's failure that happened at its memory cap
+
+
+@dataclass(frozen=True)
+class ParseFailure:
+    reason: str
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """Per file: wall-clock seconds, and the worker's address space in bytes (None: no cap)."""
+
+    timeout_s: float = 120.0
+    memory_bytes: int | None = 4096 * 2**20
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ValueError(f"the parse deadline must be positive, got {self.timeout_s}")
+        if self.memory_bytes is not None and self.memory_bytes < 256 * 2**20:
+            raise ValueError(
+                f"the parser memory cap must be at least 256 MB, got {self.memory_bytes / 2**20:g}"
+            )
+
+    def timeout_reason(self) -> str:
+        return (
+            f"parsing took longer than the limit of {self.timeout_s:g} s per file "
+            "(CITED_PARSE_TIMEOUT_S); the file is too large or too convoluted for the parser: "
+            "split or simplify it, or raise the limit"
+        )
+
+    def death_reason(self, exit_code: int | None) -> str:
+        how = f"exit code {exit_code}"
+        if exit_code is not None and exit_code < 0:
+            with contextlib.suppress(ValueError):
+                how = signal.Signals(-exit_code).name
+        if self.memory_bytes is None:
+            return f"the parser process died on this file ({how}): a parser crash"
+        return (
+            f"the parser process died on this file ({how}): a parser crash, or more memory "
+            f"needed than the limit of {self.memory_bytes / 2**20:g} MB per parser "
+            "(CITED_PARSE_MEMORY_MB)"
+        )
+
+    def memory_reason(self) -> str:
+        cap = "its memory" if self.memory_bytes is None else f"{self.memory_bytes / 2**20:g} MB"
+        return (
+            f"parsing needed more memory than the limit of {cap} per parser "
+            "(CITED_PARSE_MEMORY_MB); split the file or raise the limit"
+        )
+
+
+ParseResult = ParsedFile | ParseFailure
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent went before prctl took effect
+        os._exit(0)
+
+
+def _limit_memory(memory_bytes: int | None) -> None:
+    if memory_bytes is None:
+        return
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def _peak_address_space() -> int:
+    """VmPeak of this process in bytes (Linux), else 0."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _prepare_worker() -> None:
+    # One thread per parser: the main process needs the other cores for embedding.
+    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[key] = "1"
+    # Parsers never use torch, but spaCy's thinc imports it when installed: 2.6 s and ~200 MB
+    # per worker, on the critical path of every ingestion. Marking it absent makes thinc skip
+    # it (every supported format parses without it; tests/ingest/test_pipeline.py).
+    sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
+    # Parsers log every oddity of every file; the per-file outcome is what gets reported.
+    for noisy in ("pypdf", "pdfminer", "unstructured"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    offline.prepare()
+
+
+def _serve(conn: Connection, parent: int, memory_bytes: int | None) -> None:
+    """A worker's life: take a file, send back its parse, until the pipe closes."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _prepare_worker()
+    _limit_memory(memory_bytes)  # after the imports: the cap is for parsing
+    while True:
+        try:
+            path, file_type = conn.recv()
+        except (EOFError, OSError):
+            return
+        result: ParseResult
+        try:
+            result = parse_file(path, file_type)
+        except ParseError as exc:
+            # Parsers in C report a failed allocation as whatever they were doing (lxml: "XML
+            # syntax error"): a failure at the cap is the cap's.
+            near_cap = memory_bytes is not None and _peak_address_space() >= 0.9 * memory_bytes
+            result = ParseFailure(f"{_MEMORY_FAILURE}: {exc.message}" if near_cap else exc.message)
+        except MemoryError:
+            conn.send(None)  # None = out of memory; this process is not to be trusted now
+            os._exit(_MEMORY_EXIT)
+        conn.send(result)
+
+
+def _claim(future: Future[ParseResult]) -> bool:
+    """Mark a waiting future running (once); False when its caller cancelled it."""
+    return future.running() or future.set_running_or_notify_cancel()
+
+
+@dataclass
+class _Task:
+    path: str
+    file_type: str
+    future: Future[ParseResult]
+
+
+class _Worker:
+    def __init__(self, context: multiprocessing.context.SpawnContext, limits: ParseLimits):
+        self.conn, child = context.Pipe()
+        self.process: BaseProcess = context.Process(
+            target=_serve,
+            args=(child, os.getpid(), limits.memory_bytes),
+            name="cited-parser",
+            daemon=True,
+        )
+        self.process.start()
+        child.close()
+        self.task: _Task | None = None
+        self.deadline = 0.0
+
+    def give(self, task: _Task, timeout_s: float) -> None:
+        self.task = task
+        self.deadline = time.monotonic() + timeout_s
+        self.conn.send((task.path, task.file_type))
+
+    def stop(self) -> None:
+        """Kill and reap the process (idempotent)."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(_JOIN_S)
+        self.conn.close()
+
+
+class ParserPool:
+    """`submit()` a file, get a future of its parse (never an exception: failures are
+    ParseFailure). Workers start lazily, up to `workers`, and are replaced when one dies or
+    is killed at its deadline."""
+
+    def __init__(self, workers: int, limits: ParseLimits | None = None) -> None:
+        if workers < 1:
+            raise ValueError(f"need at least one parser process, got {workers}")
+        self.size = workers
+        self.limits = limits or ParseLimits()
+        self._context = multiprocessing.get_context("spawn")
+        self._tasks: deque[_Task] = deque()
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = self._context.Pipe(duplex=False)
+        self._closing = False
+        # Started here and spawning every worker: PR_SET_PDEATHSIG fires when the thread
+        # that started a worker ends, which must be the pool's end, not some caller's.
+        self._thread = threading.Thread(target=self._run, name="cited-parser-pool", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> ParserPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, path: str, file_type: str) -> Future[ParseResult]:
+        future: Future[ParseResult] = Future()
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the parser pool is closed")
+            self._tasks.append(_Task(path, file_type, future))
+        self._wake()
+        return future
+
+    def close(self) -> None:
+        """Cancel what waits, kill the workers, join them and the pool thread."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+        self._wake()
+        self._thread.join()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._wake_w.send_bytes(b"!")
+
+    def _run(self) -> None:
+        workers: list[_Worker] = []
+        failure = "ingestion stopped"
+        try:
+            while True:
+                with self._lock:
+                    if self._closing:
+                        break
+                    idle = [w for w in workers if w.task is None]
+                    while self._tasks and (idle or len(workers) < self.size):
+                        task = self._tasks.popleft()
+                        if not _claim(task.future):
+                            continue
+                        if not idle:
+                            worker = _Worker(self._context, self.limits)
+                            workers.append(worker)
+                            idle.append(worker)
+                        worker = idle.pop()
+                        try:
+                            worker.give(task, self.limits.timeout_s)
+                        except OSError:  # it died while idle: the file goes to another
+                            self._tasks.appendleft(task)
+                            worker.stop()
+                            workers.remove(worker)
+                busy = [w for w in workers if w.task is not None]
+                now = time.monotonic()
+                timeout = min((w.deadline - now for w in busy), default=None)
+                waits: list[Connection | int] = [self._wake_r]
+                for w in busy:
+                    waits += [w.conn, w.process.sentinel]
+                ready = wait(waits, None if timeout is None else max(timeout, 0.0))
+                if self._wake_r in ready:
+                    while self._wake_r.poll():
+                        self._wake_r.recv_bytes()
+                for worker in busy:
+                    if not self._settle(worker, ready):
+                        worker.stop()
+                        workers.remove(worker)
+        except OSError as exc:  # no process could be started: every file waiting fails with it
+            log.exception("the parser pool failed")
+            failure = f"no parser process could be started: {exc}"
+        finally:
+            with self._lock:
+                self._closing = True  # a later submit() raises instead of waiting forever
+            for worker in workers:
+                if worker.task is not None:
+                    worker.task.future.set_result(ParseFailure(failure))
+                worker.stop()
+            with self._lock:
+                for task in self._tasks:
+                    if _claim(task.future):
+                        task.future.set_result(ParseFailure(failure))
+                self._tasks.clear()
+
+    def _settle(self, worker: _Worker, ready: Sequence[object]) -> bool:
+        """Deliver a busy worker's outcome if it has one; False when the worker must go."""
+        task = worker.task
+        assert task is not None
+        if worker.conn in ready:
+            try:
+                result = worker.conn.recv()
+            except (EOFError, OSError):  # it died: its pipe closed
+                worker.task = None
+                worker.process.join(_JOIN_S)
+                task.future.set_result(
+                    ParseFailure(self.limits.death_reason(worker.process.exitcode))
+                )
+                return False
+            worker.task = None
+            if result is None:
+                task.future.set_result(ParseFailure(self.limits.memory_reason()))
+                return False
+            if isinstance(result, ParseFailure) and result.reason.startswith(_MEMORY_FAILURE):
+                detail = result.reason.removeprefix(_MEMORY_FAILURE + ": ")
+                task.future.set_result(ParseFailure(f"{self.limits.memory_reason()} ({detail})"))
+                return False  # its heap is fragmented at the cap: a fresh worker for the next
+            task.future.set_result(result)
+            return True
+        if worker.process.sentinel in ready:
+            worker.task = None
+            task.future.set_result(ParseFailure(self.limits.death_reason(worker.process.exitcode)))
+            return False
+        if time.monotonic() >= worker.deadline:
+            log.warning("parse deadline passed path=%s", task.path)
+            worker.task = None
+            task.future.set_result(ParseFailure(self.limits.timeout_reason()))
+            return False
+        return True
