@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.deps import Services
+from api.guard import RequestGuard, allowed_hosts
 from api.middleware import BodyLimit, RequestMetrics
 from api.routes import ask, collections, documents, health, openai, page, search
 from api.settings import Settings
@@ -56,6 +57,12 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Location"],
         )
+    app.add_middleware(
+        RequestGuard,
+        hosts=allowed_hosts(settings.host, settings.allowed_hosts.split(",")),
+        check_origin=not services.keys.keys,
+        trusted_origins=settings.cors,
+    )
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     page.install(app)
     return app

@@ -447,8 +447,8 @@ def serve(ctx: Context, host: str | None, port: int | None, insecure: bool | Non
     from api.deps import configured_keys
     from index import ConfigError
 
-    settings = ctx.settings
-    host = host or settings.host
+    host = host or ctx.settings.host
+    settings = ctx.settings.model_copy(update={"host": host})  # the guard reads the bind
     with cited_errors():
         if not configured_keys(settings) and not is_loopback(host):
             if not (insecure or settings.insecure):

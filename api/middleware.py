@@ -6,7 +6,6 @@ and the latency of an answer stream is measured to its last byte.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 
@@ -14,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import Metrics
+from api.responses import send_error
 
 
 class BodyTooLarge(HTTPException):
@@ -57,26 +57,8 @@ class BodyLimit:
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "payload_too_large",
-                "message": f"the request body is over the limit of {_size(limit)}",
-            }
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    message = f"the request body is over the limit of {_size(limit)}"
+    await send_error(send, 413, "payload_too_large", message, close=True)
 
 
 class RequestMetrics:

@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed by CORS (`*` for any); empty = off."
     )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated host names this server answers for, besides "
+        "localhost/127.0.0.1/::1 on a loopback bind (`*` = any); refuses DNS rebinding.",
+    )
     upload_max_mb: float = Field(
         512.0, gt=0, description="Largest upload request (all its files together)."
     )
