@@ -6,7 +6,7 @@ The declared content type is ignored: the first bytes are sniffed, and a file wh
 content is not what its extension says (a PDF named .txt, an executable named .pdf) is
 refused with a reason, before any parser sees it.
 
-Originals are kept under `<data_dir>/files/<collection folder>/<name>`; that path is the
+Originals are kept under `<data_dir>/files/collection-<id>/<name>`; that path is the
 document's source, so uploading the same name into the same collection again updates the
 document (or leaves it unchanged). Uploads are staged under `<data_dir>/files/.staging/`
 (same file system, so keeping one is a rename).
@@ -14,7 +14,6 @@ document (or leaves it unchanged). Uploads are staged under `<data_dir>/files/.s
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 import zipfile
@@ -65,13 +64,11 @@ def safe_filename(name: str) -> str:
     return stem + suffix
 
 
-def collection_folder(collection: str) -> str:
-    """A folder name for a collection: the name itself when safe, else a slug plus a hash
-    (so "a/b" and "a_b" never share a folder)."""
-    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", collection):
-        return collection
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", collection).strip("._-")[:60] or "collection"
-    return f"{slug}-{hashlib.sha256(collection.encode()).hexdigest()[:12]}"
+def collection_folder(collection_id: int) -> str:
+    """The folder of a collection's originals, named by its id: names are free text, and
+    no sanitising of them into folder names can keep two collections apart (a collection
+    may be named exactly as another's sanitised name)."""
+    return f"collection-{collection_id}"
 
 
 def _what(head: bytes) -> tuple[str, str | None] | None:

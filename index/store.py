@@ -9,6 +9,7 @@ so readers in other processes can tell that something changed.
 from __future__ import annotations
 
 import logging
+import unicodedata
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -68,6 +69,25 @@ class WriteResult:
 class KnownDocument:
     id: str
     content_hash: str
+
+
+MAX_COLLECTION_NAME = 200
+
+
+def check_collection_name(name: str) -> None:
+    """ConfigError unless `name` can name a collection: 1-200 characters, none of them a
+    control, format or separator character (they hide in listings and logs)."""
+    if not 1 <= len(name) <= MAX_COLLECTION_NAME:
+        raise ConfigError(
+            f"a collection name has 1 to {MAX_COLLECTION_NAME} characters, got {len(name)}"
+        )
+    bad = [c for c in name if unicodedata.category(c)[0] == "C" or c in "\u2028\u2029"]
+    if bad:
+        shown = ", ".join(sorted({f"U+{ord(c):04X}" for c in bad}))
+        raise ConfigError(
+            f"the collection name {name!r} contains control or invisible characters ({shown}); "
+            "choose a name of printable characters"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -248,6 +268,21 @@ class Store:
             )
             return [CollectionInfo(name, int(d), int(c), at) for name, d, c, at in rows]
 
+    def collection_id(self, name: str) -> int:
+        """The id of collection `name`; NotFoundError when there is none."""
+        with self._sessions() as session:
+            found = self._collection_id(session, name, create=False)
+        if found is None:
+            raise NotFoundError(f"no collection named {name!r}; GET /v1/collections lists them")
+        return found
+
+    def ensure_collection(self, name: str) -> int:
+        """The id of collection `name`, created when missing."""
+        with self._transaction() as session:
+            found = self._collection_id(session, name, create=True)
+            assert found is not None
+            return found
+
     def create_collection(self, name: str) -> None:
         """Create an empty collection; ConflictError when it exists."""
         with self._transaction() as session:
@@ -274,6 +309,7 @@ class Store:
     def _collection_id(self, session: Session, name: str, create: bool) -> int | None:
         found = session.scalar(select(CollectionRow.id).where(CollectionRow.name == name))
         if found is None and create:
+            check_collection_name(name)
             row = CollectionRow(name=name)
             session.add(row)
             session.flush()

@@ -66,7 +66,9 @@ def delete_collection(name: str, services: ServicesDep, key: Deleter) -> dict[st
     if key is not None and not key.allows(name):
         raise NotFoundError(f"no collection named {name!r}")
     with services.writer:
+        collection_id = services.store.collection_id(name)
+        sources = list(services.store.known_documents(name))
         documents, removed = services.kb.delete_collection(name)
         services.kb.flush()
-    remove_collection_files(services, name)
+    remove_collection_files(services, collection_id, sources)
     return {"deleted": name, "documents": documents, "chunks": len(removed)}

@@ -141,8 +141,8 @@ def upload(
             "(CITED_UPLOAD_MAX_FILES)"
         )
     job = services.jobs.new_job(name)
+    folder = services.jobs.files_dir / collection_folder(services.store.ensure_collection(name))
     into = services.jobs.stage_dir(job)
-    folder = services.jobs.files_dir / collection_folder(name)
     for item in files:
         job.files.append(_stage(item, job, folder, into, settings.max_file_bytes))
     services.jobs.submit(job)
@@ -267,5 +267,9 @@ def _remove_original(services: ServicesDep, path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def remove_collection_files(services: ServicesDep, collection: str) -> None:
-    shutil.rmtree(services.jobs.files_dir / collection_folder(collection), ignore_errors=True)
+def remove_collection_files(services: ServicesDep, collection_id: int, sources: list[str]) -> None:
+    """Remove a deleted collection's uploaded originals: its folder, and each of its
+    documents' uploads kept elsewhere (by an older version's folder naming)."""
+    for source in sources:
+        _remove_original(services, Path(source))
+    shutil.rmtree(services.jobs.files_dir / collection_folder(collection_id), ignore_errors=True)
