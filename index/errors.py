@@ -8,6 +8,7 @@
     │   └── WriterLockedError                  another process is writing to the same data dir
     ├── ParseError              422 / exit 1   a file could not be turned into text (reason inside)
     ├── StoreError              500 / exit 1   the SQL store or the vector index is unusable
+    │   └── RejectedError       422            the database refused one document's values
     └── UpstreamError           502 / exit 1   the language model server failed or is unreachable
         └── UpstreamTimeout     504            ... or did not answer in time
 
@@ -60,6 +61,14 @@ class ParseError(CitedError):
 
 class StoreError(CitedError):
     code = "store_error"
+
+
+class RejectedError(StoreError):
+    """The database refused a write for what it holds (a value it cannot store), not for
+    its own state: the same write fails again, and other documents are unaffected."""
+
+    status = 422
+    code = "rejected_by_store"
 
 
 class UpstreamError(CitedError):

@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from index.types import NewDocument
+
 SCHEMA_VERSION = 1
 
 
@@ -100,3 +102,38 @@ class IndexStateRow(Base):
     dimension: Mapped[int | None] = mapped_column(Integer, nullable=True)
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def unstorable(new: NewDocument) -> str | None:
+    """Why a document cannot be stored as is in every supported database, or None.
+
+    PostgreSQL refuses NUL characters in text and JSON, and no database takes strings that
+    are not valid Unicode (lone surrogates, as undecodable file names give); SQLite would
+    take the first, so the rule is checked here, the same on both.
+    """
+    fields: list[tuple[str, Any]] = [
+        ("collection name", new.collection),
+        ("source", new.source),
+        ("title", new.title),
+        ("text", new.text),
+        ("metadata", new.metadata),
+    ]
+    for name, value in fields:
+        for text in _strings(value):
+            if "\x00" in text:
+                return f"its {name} contains NUL characters, which the database cannot store"
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"its {name} is not valid Unicode (lone surrogates), which the database cannot store"
+    return None
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return []

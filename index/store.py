@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -41,6 +41,7 @@ from index.errors import (
     ConflictError,
     ModelMismatchError,
     NotFoundError,
+    RejectedError,
     StoreError,
 )
 from index.schema import (
@@ -50,6 +51,7 @@ from index.schema import (
     CollectionRow,
     DocumentRow,
     IndexStateRow,
+    unstorable,
     utcnow,
 )
 from index.types import Chunk, CollectionInfo, Document, IndexState, NewDocument, Scope
@@ -203,6 +205,10 @@ class Store:
                 f"the database at {self.display_url} failed during a write, which was rolled back "
                 f"({str(exc.orig).strip().splitlines()[0] if exc.orig else exc}); check that it is "
                 "reachable and has space, then run the command again"
+            ) from exc
+        except DataError as exc:
+            raise RejectedError(
+                f"the database refused a value ({str(exc.orig).strip().splitlines()[0] if exc.orig else exc})"
             ) from exc
 
     @property
@@ -404,6 +410,10 @@ class Store:
                 )
         if not batch:
             return []
+        for new, _ in batch:
+            problem = unstorable(new)
+            if problem is not None:
+                raise RejectedError(f"the document {new.source!r} cannot be stored: {problem}")
         now = utcnow()
         with self._transaction() as session:
             self._claim_model(session, model, dimension)

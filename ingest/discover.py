@@ -4,7 +4,8 @@ Folders are walked recursively. Hidden entries (name starting with ".") and unkn
 types are skipped with a reason; a file named explicitly is taken even if hidden. Symbolic
 links are followed, but a folder is never walked twice (symlink loops end there), and a
 link that cannot be resolved is a failure with its reason. Sources are absolute paths
-(symlinks not resolved), which is how documents are identified within a collection.
+(symlinks not resolved), which is how documents are identified within a collection; a
+name that is not valid UTF-8 keeps its odd bytes as `\\xNN` in its source.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ class Discovery:
 
 
 def source_of(path: Path) -> str:
-    return os.path.abspath(path)
+    """A file's source: its absolute path as text. Bytes of a name that are not valid UTF-8
+    are written as `\\xNN` (the file is still read by its real path), so that every source
+    can be stored, printed and sent as JSON."""
+    return os.fsencode(os.path.abspath(path)).decode("utf-8", "backslashreplace")
 
 
 def _describe(exc: OSError) -> str:

@@ -67,12 +67,43 @@ def file_type_of(path: Path) -> str | None:
     return FILE_TYPES.get(path.suffix.lower())
 
 
+# Byte order marks, longest first (the UTF-32 LE mark begins with the UTF-16 LE one).
+BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def bom_encoding(data: bytes) -> tuple[str, int] | None:
+    """(encoding, length of the mark) when `data` starts with a byte order mark."""
+    for mark, encoding in BOMS:
+        if data.startswith(mark):
+            return encoding, len(mark)
+    return None
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
-    """(text, encoding) of a text file: UTF-8 when valid, else the detected encoding."""
+    """(text, encoding) of a text file: the encoding its byte order mark names, else UTF-8
+    when valid, else the detected encoding. NUL characters are removed (they carry no text
+    and PostgreSQL cannot store them); NULs in the first 8 KB of a file without a byte order
+    mark mean it is not text at all."""
+    marked = bom_encoding(data)
+    if marked is not None:
+        encoding, skip = marked
+        try:
+            return data[skip:].decode(encoding).replace("\x00", ""), encoding
+        except UnicodeDecodeError as exc:
+            raise ParseError(
+                f"the file starts with a {encoding.upper()} byte order mark but is not valid "
+                f"{encoding.upper()} at byte {exc.start + skip}; re-save it as UTF-8"
+            ) from None
     if b"\x00" in data[:8192]:
         raise ParseError("binary data in a text file (NUL bytes); is the file extension right?")
     try:
-        return data.decode("utf-8-sig"), "utf-8"
+        return data.decode("utf-8").replace("\x00", ""), "utf-8"
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes
@@ -90,7 +121,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
         ):
             best = match
             break
-    return str(best), best.encoding
+    return str(best).replace("\x00", ""), best.encoding
 
 
 def _check_pdf(path: Path) -> dict[str, Any]:
@@ -108,7 +139,9 @@ def _check_pdf(path: Path) -> dict[str, Any]:
             raise FileNotDecryptedError("password required")
         n_pages = len(reader.pages)
         info = reader.metadata
-        title = str(info.title).strip() if info is not None and info.title else ""
+        title = (
+            str(info.title).replace("\x00", "").strip() if info is not None and info.title else ""
+        )
     except FileNotDecryptedError:
         raise ParseError(
             "encrypted PDF that needs a password; decrypt it (e.g. `qpdf --decrypt --password=... "
@@ -202,14 +235,15 @@ def parse_file(path_str: str, file_type: str) -> ParsedFile:
 
 
 def assemble(raw_elements: list[Any], fallback_title: str, metadata: dict[str, Any]) -> ParsedFile:
-    """Join unstructured elements into one text, keeping each element's span, page, section."""
+    """Join unstructured elements into one text, keeping each element's span, page, section.
+    NUL characters are dropped: they carry no text and PostgreSQL cannot store them."""
     parts: list[str] = []
     elements: list[Element] = []
     position = 0
     section: str | None = None
     first_title: str | None = None
     for raw in raw_elements:
-        text = (getattr(raw, "text", "") or "").strip()
+        text = (getattr(raw, "text", "") or "").replace("\x00", "").strip()
         if not text:
             continue
         kind = type(raw).__name__
@@ -224,5 +258,5 @@ def assemble(raw_elements: list[Any], fallback_title: str, metadata: dict[str, A
         parts.append(text)
         elements.append(Element(position, position + len(text), kind, page, section))
         position += len(text)
-    title = metadata.get("pdf_title") or first_title or fallback_title
-    return ParsedFile("".join(parts), str(title), tuple(elements), metadata)
+    title = str(metadata.get("pdf_title") or first_title or fallback_title).replace("\x00", "")
+    return ParsedFile("".join(parts), title, tuple(elements), metadata)

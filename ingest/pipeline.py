@@ -27,14 +27,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from index import Embedder, KnowledgeBase, NewChunk, NewDocument
-from index.errors import ConfigError
+import numpy as np
+
+from index import Embedder, KnowledgeBase, NewChunk, NewDocument, WriteResult
+from index.errors import ConfigError, RejectedError
 from index.store import KnownDocument
 from ingest.chunking import Chunker
 from ingest.discover import Candidate, discover
 from ingest.parsing import ParsedFile
 from ingest.progress import NoProgress, Progress
 from ingest.report import FileOutcome, IngestReport
+from ingest.sniff import content_problem
 from ingest.workers import ParseFailure, ParseLimits, ParseResult, ParserPool
 
 log = logging.getLogger(__name__)
@@ -173,7 +176,10 @@ class Ingestor:
                 f"file is {candidate.size / 2**20:.1f} MB, over the limit of "
                 f"{self.max_file_bytes / 2**20:g} MB (CITED_MAX_FILE_MB); raise the limit or split the file"
             )
-        return None
+        try:
+            return content_problem(candidate.path, candidate.path.name)
+        except OSError as exc:
+            return f"cannot read the file: {exc.strerror or exc}"
 
     def _ingest(
         self, todo: list[tuple[Candidate, str]], collection: str, report: IngestReport
@@ -276,12 +282,15 @@ class Ingestor:
         for document, _ in batch:
             rows.append((document, vectors[offset : offset + len(document.chunks)]))
             offset += len(document.chunks)
-        results = self.kb.write(rows, vectors.shape[1])
+        results = self._store(rows, vectors.shape[1])
         if time.monotonic() - self._last_save >= self.save_every_s:
             self.kb.flush()
             self._last_save = time.monotonic()
         report.timings.write += time.perf_counter() - writing
         for result, (document, ready) in zip(results, batch, strict=True):
+            if isinstance(result, str):
+                self._fail(report, ready.candidate, result)
+                continue
             report.add(
                 FileOutcome(
                     ready.candidate.source,
@@ -293,7 +302,19 @@ class Ingestor:
             report.chunks_added += len(result.chunk_ids)
             report.chunks_removed += len(result.removed_chunk_ids)
             report.tokens_embedded += sum(c.n_tokens for c in document.chunks)
-        self.progress.update(len(batch), len(texts))
+            self.progress.update(1, len(document.chunks))
+
+    def _store(
+        self, rows: list[tuple[NewDocument, np.ndarray]], dimension: int
+    ) -> list[WriteResult | str]:
+        """Write the documents in one transaction; when the database refuses one, write
+        each alone, so that only the refused one fails (its reason in place of a result)."""
+        try:
+            return list(self.kb.write(rows, dimension))
+        except RejectedError as exc:
+            if len(rows) == 1:
+                return [exc.message]
+        return [outcome for row in rows for outcome in self._store([row], dimension)]
 
     def _prune(
         self,

@@ -23,9 +23,10 @@ from api.schemas import (
     JobList,
     JobOut,
 )
-from api.uploads import collection_folder, content_problem, safe_filename
+from api.uploads import collection_folder, safe_filename
 from index import ConflictError, Document, NotFoundError
 from index.errors import CitedError
+from ingest.sniff import content_problem
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 

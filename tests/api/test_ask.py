@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.answer.helpers import SUPPORT_THRESHOLD
-from tests.api.test_cli import run_cited
 from tests.files import write_good_corpus
+from tests.helpers.cli import run_cited
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tests.api.server import running_server
-from tests.api.test_cli import run_cited
 from tests.corpus import write_corpus
+from tests.helpers.cli import run_cited
 
 pytestmark = pytest.mark.slow
 

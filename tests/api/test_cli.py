@@ -5,31 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from index import WriterLock
 from tests.files import GOOD_FACTS, write_bad_corpus, write_good_corpus
+from tests.helpers.cli import run_cited
 
 pytestmark = pytest.mark.slow
-
-
-def run_cited(
-    data: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "CITED_DATA_DIR": str(data), "CITED_MAX_FILE_MB": "2", **(env or {})}
-    if "CITED_DATABASE_URL" not in (env or {}):
-        full_env.pop("CITED_DATABASE_URL", None)
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("cited")), *args],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +52,26 @@ def test_second_run_reports_everything_unchanged(corpus) -> None:  # type: ignor
     report = json.loads(second.stdout)
     assert report["files"]["unchanged"] == 6 and report["files"]["added"] == 0
     assert report["files"]["updated"] == 0 and report["tokens_embedded"] == 0
+
+
+def test_file_names_that_are_not_utf8_are_ingested_and_reported_as_json(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / os.fsdecode(b"budget-\xff.txt")).write_text(
+        "The odd file says the budget is 40 units.\n"
+    )
+    (folder / "deadline.txt").write_text("The deadline of the audit is Friday.\n")
+
+    first = run_cited(tmp_path / "data", "ingest", str(folder), "--json")
+    assert first.returncode == 0, first.stderr
+    outcomes = {Path(o["source"]).name: o["status"] for o in json.loads(first.stdout)["outcomes"]}
+    assert outcomes == {"budget-\\xff.txt": "added", "deadline.txt": "added"}
+
+    again = run_cited(tmp_path / "data", "ingest", str(folder))
+    assert again.returncode == 0, again.stderr
+    assert "0 added, 0 updated, 2 unchanged, 0 failed" in again.stdout
+    hits = json.loads(run_cited(tmp_path / "data", "search", "budget units", "--json").stdout)
+    assert hits[0]["source"].endswith("budget-\\xff.txt")
 
 
 def test_docs_list_show_and_text_agree_on_offsets(corpus) -> None:  # type: ignore[no-untyped-def]

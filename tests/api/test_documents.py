@@ -16,9 +16,9 @@ import pytest
 
 from tests.answer.helpers import assert_contract
 from tests.api.server import http_texts, running_server
-from tests.api.test_cli import run_cited
 from tests.corpus import DOCUMENTS
 from tests.files import GOOD_FACTS, make_pdf, write_good_corpus
+from tests.helpers.cli import run_cited
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ import pytest
 from index import Store
 from tests.answer.helpers import assert_contract
 from tests.api.server import running_server, sse_events
-from tests.api.test_cli import run_cited
 from tests.corpus import ABSENT, QUESTIONS, write_corpus
+from tests.helpers.cli import run_cited
 from tests.openai_stub import Reply, Stub, serve
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ import pytest
 
 from tests.answer.helpers import assert_contract
 from tests.api.server import http_texts, running_server
-from tests.api.test_cli import run_cited
 from tests.corpus import write_corpus
+from tests.helpers.cli import run_cited
 
 pytestmark = pytest.mark.slow
 

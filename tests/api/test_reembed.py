@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.test_cli import run_cited
+from tests.helpers.cli import run_cited
 from tests.models import tiny_bert
 
 pytestmark = pytest.mark.slow

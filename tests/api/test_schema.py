@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from tests.api.server import running_server
-from tests.api.test_cli import run_cited
 from tests.corpus import write_corpus
+from tests.helpers.cli import run_cited
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,14 @@ import pytest
 
 from index import KnowledgeBase, Store, WriterLock, WriterLockedError
 from ingest import Ingestor, IngestReport, ParseLimits
-from tests.files import make_pptx, write_bad_corpus, write_good_corpus, write_stalling_files
+from ingest.discover import Candidate
+from tests.files import (
+    make_pdf,
+    make_pptx,
+    write_bad_corpus,
+    write_good_corpus,
+    write_stalling_files,
+)
 
 Run = Callable[..., IngestReport]
 
@@ -195,3 +202,59 @@ def test_files_that_stall_a_parser_fail_at_the_deadline_and_the_batch_goes_on(
         assert "3 s" in reason and "CITED_PARSE_TIMEOUT_S" in reason
     assert outcomes["ferry.md"][0] == "added"
     assert "23:40" in top_hit(kb, embedder, "When does the last ferry to Vigra leave?")
+
+
+def test_a_text_with_nul_bytes_is_stored_on_every_database(
+    run: Run, kb: KnowledgeBase, embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    filler = "The harbour log records calm weather on most days of the season.\n" * 150
+    (folder / "log.txt").write_bytes((filler + "The crane lifts 40\x00 tonnes.\n").encode())
+    (folder / "ferry.txt").write_text("The last ferry to Vigra leaves at 23:40.\n")
+    report = run(folder)
+    assert by_name(report) == {"log.txt": ("added", None), "ferry.txt": ("added", None)}
+    (document,) = [d for d in kb.store.list_documents() if d.source.endswith("log.txt")]
+    assert "The crane lifts 40 tonnes." in kb.store.document_text(document.id)
+
+
+def test_a_document_the_database_refuses_fails_alone(
+    kb: KnowledgeBase, embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = {
+        "ferry.txt": "The last ferry to Vigra leaves at 23:40.\n",
+        "crane.txt": "The harbour crane lifts 40 tonnes.\n",
+        "odd.txt": "A file its caller named with a lone surrogate.\n",
+    }
+    candidates = []
+    for name, text in names.items():
+        path = folder / name
+        path.write_text(text)
+        source = str(path) + ("\udcff" if name == "odd.txt" else "")
+        candidates.append(Candidate(path, source, "text", path.stat().st_size))
+    report = Ingestor(kb, embedder, parse_workers=1).run_files(candidates, "default")
+    outcomes = {Path(o.source).name: (o.status, o.reason) for o in report.outcomes}
+    assert outcomes["ferry.txt"] == ("added", None) and outcomes["crane.txt"] == ("added", None)
+    status, reason = outcomes["odd.txt\udcff"]
+    assert status == "failed" and "not valid Unicode" in (reason or ""), reason
+    assert "23:40" in top_hit(kb, embedder, "When does the last ferry to Vigra leave?")
+    assert len(kb.store.list_documents()) == 2
+
+
+def test_content_is_judged_by_its_bytes_not_its_name(
+    run: Run, kb: KnowledgeBase, embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "report.txt").write_bytes(make_pdf([["The pier opens at dawn."]]))
+    (folder / "noise.eml").write_bytes(bytes(range(1, 256)) * 40)
+    (folder / "tides.txt").write_bytes("Tromsø: the tide turns at 06:12.\n".encode("utf-16"))
+    outcomes = by_name(run(folder))
+    status, reason = outcomes["report.txt"]
+    assert status == "failed" and "rename it to .pdf" in (reason or ""), reason
+    status, reason = outcomes["noise.eml"]
+    assert status == "failed" and "not an e-mail message" in (reason or ""), reason
+    assert outcomes["tides.txt"] == ("added", None)
+    assert "Tromsø: the tide turns at 06:12." in top_hit(kb, embedder, "When does the tide turn?")

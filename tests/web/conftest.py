@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.api.server import running_server
-from tests.api.test_cli import run_cited
+from tests.helpers.cli import run_cited
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, Tab, new_tab
 from tests.web.corpus import write_web_corpus
 
