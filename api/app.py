@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors
+from api import errors, openapi
 from api.deps import Services
 from api.guard import RequestGuard, allowed_hosts
 from api.middleware import BodyLimit, RequestMetrics
@@ -36,11 +36,19 @@ def create_app(settings: Settings) -> FastAPI:
         description="Answers from your documents, every sentence backed by an exact quote. "
         "When the server has API keys, send `Authorization: Bearer <key>`.",
         lifespan=lifespan,
+        docs_url=None,  # served by api/routes/page.py from vendored files, not a CDN
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
     for router in (health, search, ask, documents, collections, openai):
         app.include_router(router.router)
+    openapi.install(
+        app,
+        requires_keys=bool(services.keys.keys),
+        generative=services.answers.llm is not None,
+        max_files=settings.upload_max_files,
+    )
 
     upload_limit = int(settings.upload_max_mb * 2**20)
     json_limit = settings.max_body_kb * 2**10

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from api.schemas import error
 from index import CitedError
@@ -32,14 +33,21 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error("invalid_request", problems), status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http(request: Request, exc: HTTPException) -> JSONResponse:
         code = {
             400: "bad_request",
             404: "not_found",
             405: "method_not_allowed",
             413: "payload_too_large",
         }.get(exc.status_code, "http_error")
-        return JSONResponse(error(code, str(exc.detail)), status_code=exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette's Allow names one route's methods, not the path's
+            headers["Allow"] = ", ".join(sorted(allowed_methods(request))) or headers.get(
+                "Allow", ""
+            )
+        return JSONResponse(
+            error(code, str(exc.detail)), status_code=exc.status_code, headers=headers
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -48,3 +56,13 @@ def install(app: FastAPI) -> None:
             error("internal_error", "the server failed; the details are in its log"),
             status_code=500,
         )
+
+
+def allowed_methods(request: Request) -> set[str]:
+    """Every method the API schema declares at this request's path."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern, _, _ = compile_path(template)
+        if pattern.match(request.url.path):
+            methods |= {method.upper() for method in operations}
+    return methods

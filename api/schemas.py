@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from retrieve import MAX_QUERY_CHARS, MAX_TOP_K
+from answer.types import AnswerMode
+from index.names import COLLECTION_NAME_PATTERN, MAX_COLLECTION_NAME
+from retrieve import MAX_QUERY_CHARS, MAX_TOP_K, Mode
 
-CollectionName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# Request models are strict (a string is not a number, 0 is not false), as their schema says;
+# but JSON Schema counts 5.0 as an integer, so a whole float is one here too.
+TopK = Annotated[int, Field(ge=1, le=MAX_TOP_K), BeforeValidator(_whole)]
+
+CollectionName = Annotated[
+    str, Field(min_length=1, max_length=MAX_COLLECTION_NAME, pattern=COLLECTION_NAME_PATTERN)
+]
 
 
 class Filters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     document_ids: list[str] = Field(default_factory=list, max_length=1000)
     source_prefix: str | None = Field(None, max_length=4096)
@@ -20,14 +33,15 @@ class Filters(BaseModel):
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(
+        strict=True,
         extra="forbid",
         json_schema_extra={"examples": [{"query": "parental leave for new staff", "top_k": 5}]},
     )
 
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     collection: CollectionName | None = None
-    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K)
-    mode: Literal["dense", "lexical", "hybrid"] | None = None
+    top_k: TopK | None = None
+    mode: Mode | None = None
     filters: Filters | None = None
 
 
@@ -36,7 +50,7 @@ MAX_TURN_CHARS = 20_000
 
 
 class HistoryTurn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     role: Literal["user", "assistant"]
     content: str = Field(max_length=MAX_TURN_CHARS)
@@ -44,14 +58,15 @@ class HistoryTurn(BaseModel):
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(
+        strict=True,
         extra="forbid",
         json_schema_extra={"examples": [{"question": "How many days of leave do new staff get?"}]},
     )
 
     question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     collection: CollectionName | None = None
-    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K)
-    mode: Literal["extractive", "generative"] | None = None
+    top_k: TopK | None = None
+    mode: AnswerMode | None = None
     filters: Filters | None = None
     stream: bool = Field(False, description="Answer with server-sent events.")
     history: list[HistoryTurn] = Field(
@@ -140,7 +155,9 @@ class CollectionList(BaseModel):
 
 
 class CollectionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "hr"}]})
+    model_config = ConfigDict(
+        strict=True, extra="forbid", json_schema_extra={"examples": [{"name": "hr"}]}
+    )
 
     name: CollectionName
 

@@ -9,7 +9,6 @@ so readers in other processes can tell that something changed.
 from __future__ import annotations
 
 import logging
-import unicodedata
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,6 +43,7 @@ from index.errors import (
     RejectedError,
     StoreError,
 )
+from index.names import check_collection_name
 from index.schema import (
     SCHEMA_VERSION,
     Base,
@@ -71,25 +71,6 @@ class WriteResult:
 class KnownDocument:
     id: str
     content_hash: str
-
-
-MAX_COLLECTION_NAME = 200
-
-
-def check_collection_name(name: str) -> None:
-    """ConfigError unless `name` can name a collection: 1-200 characters, none of them a
-    control, format or separator character (they hide in listings and logs)."""
-    if not 1 <= len(name) <= MAX_COLLECTION_NAME:
-        raise ConfigError(
-            f"a collection name has 1 to {MAX_COLLECTION_NAME} characters, got {len(name)}"
-        )
-    bad = [c for c in name if unicodedata.category(c)[0] == "C" or c in "\u2028\u2029"]
-    if bad:
-        shown = ", ".join(sorted({f"U+{ord(c):04X}" for c in bad}))
-        raise ConfigError(
-            f"the collection name {name!r} contains control or invisible characters ({shown}); "
-            "choose a name of printable characters"
-        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

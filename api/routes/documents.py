@@ -43,6 +43,7 @@ MEDIA_TYPES = {
     "html": "text/html; charset=utf-8",
     "email": "message/rfc822",
 }
+MAX_OFFSET = 1_000_000_000  # a bound, so that no integer overflows SQL
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, **AUTH_ERRORS}
 
 
@@ -178,7 +179,7 @@ def list_documents(
     key: Reader,
     collection: Annotated[CollectionName | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> DocumentList:
     """Documents by collection and source, a page at a time (`total` counts them all)."""
     if collection is not None:
@@ -218,7 +219,12 @@ def document_text(document_id: str, services: ServicesDep, key: Reader) -> Plain
     "/documents/{document_id}/file",
     response_class=FileResponse,
     responses={
-        200: {"content": {"application/octet-stream": {}}},
+        200: {
+            "content": {
+                media.split(";")[0]: {}
+                for media in sorted({*MEDIA_TYPES.values(), "application/octet-stream"})
+            }
+        },
         409: {"model": ErrorResponse},
         **ERRORS,
     },

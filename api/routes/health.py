@@ -7,8 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from api.deps import Reader, ServicesDep
+from api.schemas import AUTH_ERRORS
 from index import CitedError
 
 router = APIRouter(tags=["health"])
@@ -24,7 +26,16 @@ def healthz(services: ServicesDep) -> dict[str, Any]:
     }
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, str]
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: the failing checks."}},
+)
 def readyz(services: ServicesDep) -> JSONResponse:
     """Ready to answer: the embedding model is loaded, the store answers, and the vector
     index holds exactly the store's chunks. 503 with the failing checks otherwise."""
@@ -53,7 +64,10 @@ def readyz(services: ServicesDep) -> JSONResponse:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format."},
+        **AUTH_ERRORS,
+    },
 )
 def metrics(services: ServicesDep, key: Reader) -> Response:
     """Prometheus metrics: requests and latency by route and status, answers by outcome,

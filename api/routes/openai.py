@@ -46,14 +46,14 @@ class ModelNotFound(NotFoundError):
 
 
 class TextPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow")
 
     type: Literal["text"]
     text: str = Field(max_length=MAX_QUERY_CHARS * 4)
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: Annotated[str, Field(max_length=100_000)] | list[TextPart] | None = None
@@ -66,6 +66,7 @@ class ChatMessage(BaseModel):
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(
+        strict=True,
         extra="allow",
         json_schema_extra={
             "examples": [
