@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.parsing import FILE_TYPES, file_type_of
+from ingest.parsing import FILE_TYPES, file_type_of, printable
 from ingest.report import FileOutcome
 
 
@@ -40,7 +40,7 @@ def source_of(path: Path) -> str:
     """A file's source: its absolute path as text. Bytes of a name that are not valid UTF-8
     are written as `\\xNN` (the file is still read by its real path), so that every source
     can be stored, printed and sent as JSON."""
-    return os.fsencode(os.path.abspath(path)).decode("utf-8", "backslashreplace")
+    return printable(os.path.abspath(path))
 
 
 def _describe(exc: OSError) -> str:

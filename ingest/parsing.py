@@ -40,7 +40,7 @@ FILE_TYPES = {
     ".eml": "email",
     ".epub": "epub",
 }
-TEXT_TYPES = {"text", "markdown", "html", "csv"}
+TEXT_TYPES = {"markdown", "html", "csv"}  # plain text: ingest.plaintext
 ELEMENT_SEPARATOR = "\n\n"
 MAX_TITLE_CHARS = 150
 
@@ -61,6 +61,12 @@ class ParsedFile:
     elements: tuple[Element, ...]
     metadata: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def printable(name: str) -> str:
+    """A file name or path as text that can be stored and printed: bytes that are not valid
+    UTF-8 (kept by Python as surrogate escapes) written as `\\xNN`."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def file_type_of(path: Path) -> str | None:
@@ -159,10 +165,6 @@ def _partition(path: Path, file_type: str, metadata: dict[str, Any]) -> list[Any
     if file_type in TEXT_TYPES:
         text, encoding = decode_text(path.read_bytes())
         metadata["encoding"] = encoding
-        if file_type == "text":
-            from unstructured.partition.text import partition_text
-
-            return list(partition_text(text=text, languages=["eng"]))
         if file_type == "markdown":
             from unstructured.partition.md import partition_md
 
@@ -209,7 +211,14 @@ def parse_file(path_str: str, file_type: str) -> ParsedFile:
     path = Path(path_str)
     metadata: dict[str, Any] = {}
     try:
-        raw_elements = _partition(path, file_type, metadata)
+        if file_type == "text":
+            from ingest.plaintext import parse_text
+
+            text, metadata["encoding"] = decode_text(path.read_bytes())
+            parsed = parse_text(text, fallback_title=printable(path.stem), metadata=metadata)
+        else:
+            raw_elements = _partition(path, file_type, metadata)
+            parsed = assemble(raw_elements, fallback_title=printable(path.stem), metadata=metadata)
     except (ParseError, MemoryError):
         raise  # a memory error is the worker's to report (ingest.workers): its limit, its setting
     except ImportError as exc:
@@ -222,7 +231,6 @@ def parse_file(path_str: str, file_type: str) -> ParsedFile:
         raise ParseError(
             f"could not parse this {file_type} file: {type(exc).__name__}: {exc}"
         ) from None
-    parsed = assemble(raw_elements, fallback_title=path.stem, metadata=metadata)
     if not parsed.text.strip():
         if file_type == "pdf":
             raise ParseError(

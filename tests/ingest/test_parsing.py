@@ -98,3 +98,38 @@ def test_binary_junk_named_txt_and_broken_docx(tmp_path: Path) -> None:
     (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ParseError, match="could not parse this docx file"):
         parse_file(str(tmp_path / "broken.docx"), "docx")
+
+
+def test_plain_text_keeps_its_lines_and_titles_stand_apart(tmp_path: Path) -> None:
+    (tmp_path / "harbour.txt").write_text(
+        "Harbour rules\r\n=============\r\n\r\nCranes\r\nThe crane lifts 40 tonnes.\r\n"
+        "It stops in gales.\r\n\r\n\r\n\fNight work ends at 22:00.\r\n"
+    )
+    parsed = parse_file(str(tmp_path / "harbour.txt"), "text")
+    assert parsed.text == (
+        "Harbour rules\n=============\n\nCranes\nThe crane lifts 40 tonnes.\n"
+        "It stops in gales.\n\nNight work ends at 22:00."
+    )
+    shown = [(e.kind, parsed.text[e.start : e.end], e.section, e.page) for e in parsed.elements]
+    assert shown == [
+        ("Title", "Harbour rules", "Harbour rules", 1),
+        ("Title", "Cranes", "Cranes", 1),
+        ("NarrativeText", "The crane lifts 40 tonnes.\nIt stops in gales.", "Cranes", 1),
+        ("NarrativeText", "Night work ends at 22:00.", "Cranes", 2),
+    ]
+    assert parsed.title == "Harbour rules"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
+def test_text_with_a_byte_order_mark_is_decoded_by_it(tmp_path: Path, encoding: str) -> None:
+    (tmp_path / "tides.txt").write_bytes("Tromsø tide: 06:12.\n".encode(encoding))
+    parsed = parse_file(str(tmp_path / "tides.txt"), "text")
+    assert parsed.text == "Tromsø tide: 06:12."
+
+
+def test_nul_characters_are_dropped_from_text(tmp_path: Path) -> None:
+    (tmp_path / "log.txt").write_bytes(b"x" * 9000 + b"\nThe crane lifts 40\x00 tonnes.\n")
+    assert "The crane lifts 40 tonnes." in parse_file(str(tmp_path / "log.txt"), "text").text
+    with pytest.raises(ParseError, match="binary data"):
+        (tmp_path / "early.txt").write_bytes(b"Early\x00 NUL.\n")
+        parse_file(str(tmp_path / "early.txt"), "text")

@@ -149,9 +149,7 @@ def test_a_slow_upload_shows_its_progress(tab: Tab) -> None:
     seen = page.evaluate("window.__progress")
     assert any(0 < p < 100 for p in seen) and seen[-1] == 100, seen
     assert seen == sorted(seen)
-    page.locator(".doc", has_text="Line 0 of the slow upload").get_by_role(
-        "button", name="Delete"
-    ).click()
+    page.locator(".doc", has_text="kestrels").get_by_role("button", name="Delete").click()
     page.locator("#confirm-dialog").get_by_role("button", name="Delete").click()
     expect(page.locator("#docs-status")).to_contain_text("Deleted")
 
