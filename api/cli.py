@@ -20,9 +20,13 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from answer.types import ANSWER_MODES, AnswerMode
 from ingest import offline
+from retrieve.retriever import MAX_TOP_K
+from retrieve.types import MODES, Mode
 
 log = logging.getLogger("cited")
+TOP_K = click.IntRange(1, MAX_TOP_K)
 
 
 def _jsonable(value: Any) -> Any:
@@ -37,8 +41,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _printable_json(text: str) -> str:
+    # A lone surrogate (an undecodable file name) becomes its JSON escape, so the output
+    # stays UTF-8 and valid JSON whatever the names in it.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(_jsonable(value), indent=2, ensure_ascii=False))
+    click.echo(_printable_json(json.dumps(_jsonable(value), indent=2, ensure_ascii=False)))
+
+
+def json_line(value: Any) -> str:
+    return _printable_json(json.dumps(_jsonable(value), ensure_ascii=False))
 
 
 def _configure_logging(level: str) -> None:
@@ -241,22 +255,28 @@ def _scope(collection: str | None, documents: tuple[str, ...], source_prefix: st
 
 
 @cli.command()
-@click.argument("query")
-@click.option("--top-k", "-k", default=None, type=click.IntRange(1, 100), help="[CITED_TOP_K]")
+@click.argument("query", required=False)
 @click.option(
-    "--mode",
-    type=click.Choice(["dense", "lexical", "hybrid"]),
+    "--queries",
+    "queries_file",
+    type=click.File("r"),
     default=None,
-    help="[CITED_SEARCH_MODE, default hybrid]",
+    help='Search each query of FILE (lines, or JSON lines with "query"); prints one JSON '
+    'result per line ({"query", "passages"}), the models loaded once.',
+)
+@click.option("--top-k", "-k", default=None, type=TOP_K, help="[CITED_TOP_K]")
+@click.option(
+    "--mode", type=click.Choice(MODES), default=None, help="[CITED_SEARCH_MODE, default hybrid]"
 )
 @scope_options
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
 def search(
     ctx: Context,
-    query: str,
+    query: str | None,
+    queries_file: Any,
     top_k: int | None,
-    mode: str | None,
+    mode: Mode | None,
     collection: str | None,
     documents: tuple[str, ...],
     source_prefix: str | None,
@@ -264,18 +284,29 @@ def search(
 ) -> None:
     """The passages that best match QUERY (hybrid: dense + lexical, fused)."""
     from api import wiring
+    from index.errors import CitedError
 
+    if (query is None) == (queries_file is None):
+        raise click.UsageError("give either a QUERY or --queries FILE")
     settings = ctx.settings
+    scope = _scope(collection, documents, source_prefix)
     with cited_errors():
         kb = wiring.knowledge_base(settings, wiring.open_store(settings))
         kb.check_model()
         retriever = wiring.retriever(settings, kb, wiring.embedder(settings))
-        passages = retriever.search(
-            query,
-            top_k or settings.top_k,
-            mode,  # type: ignore[arg-type]
-            _scope(collection, documents, source_prefix),
-        )
+        if query is not None:
+            passages = retriever.search(query, top_k or settings.top_k, mode, scope)
+    if query is None:
+        failed = 0
+        for text in _read_lines(queries_file, "query"):
+            try:
+                found = retriever.search(text, top_k or settings.top_k, mode, scope)
+                line: dict[str, Any] = {"query": text, "passages": [p.to_dict() for p in found]}
+            except CitedError as exc:
+                failed += 1
+                line = {"query": text, "error": {"code": exc.code, "message": exc.message}}
+            click.echo(json_line(line))
+        sys.exit(1 if failed else 0)
     if as_json:
         emit_json([p.to_dict() for p in passages])
         return
@@ -288,8 +319,8 @@ def search(
         click.echo(f"   {excerpt[:300]}{'...' if len(excerpt) > 300 else ''}")
 
 
-def _read_questions(handle: Any) -> Iterator[str]:
-    """Questions of a file: one per line, or JSON lines with a "question" field."""
+def _read_lines(handle: Any, field: str) -> Iterator[str]:
+    """The texts of a file: one per line, or JSON lines with a `field` string."""
     for number, line in enumerate(handle, 1):
         line = line.strip()
         if not line:
@@ -299,9 +330,9 @@ def _read_questions(handle: Any) -> Iterator[str]:
                 value = json.loads(line)
             except ValueError as exc:
                 raise click.BadParameter(f"line {number} is not valid JSON: {exc}") from None
-            if not isinstance(value.get("question"), str):
-                raise click.BadParameter(f'line {number} has no "question" string')
-            yield value["question"]
+            if not isinstance(value, dict) or not isinstance(value.get(field), str):
+                raise click.BadParameter(f'line {number} has no "{field}" string')
+            yield value[field]
         else:
             yield line
 
@@ -328,10 +359,10 @@ def print_answer(answer: Any) -> None:
     help='Ask each question of FILE (lines, or JSON lines with "question"); '
     "prints one JSON answer per line.",
 )
-@click.option("--top-k", "-k", default=None, type=click.IntRange(1, 100), help="[CITED_TOP_K]")
+@click.option("--top-k", "-k", default=None, type=TOP_K, help="[CITED_TOP_K]")
 @click.option(
     "--mode",
-    type=click.Choice(["extractive", "generative"]),
+    type=click.Choice(ANSWER_MODES),
     default=None,
     help="[CITED_ANSWER_MODE, default extractive]",
 )
@@ -343,7 +374,7 @@ def ask(
     question: str | None,
     questions_file: Any,
     top_k: int | None,
-    mode: str | None,
+    mode: AnswerMode | None,
     collection: str | None,
     documents: tuple[str, ...],
     source_prefix: str | None,
@@ -364,20 +395,20 @@ def ask(
             settings, wiring.retriever(settings, kb, wiring.embedder(settings))
         )
         if question is not None:
-            answer = qa.ask(question, mode=mode, top_k=top_k, scope=scope)  # type: ignore[arg-type]
+            answer = qa.ask(question, mode=mode, top_k=top_k, scope=scope)
             if as_json:
                 emit_json(answer.to_dict())
             else:
                 print_answer(answer)
             return
     failed = 0
-    for text in _read_questions(questions_file):
+    for text in _read_lines(questions_file, "question"):
         try:
-            line = qa.ask(text, mode=mode, top_k=top_k, scope=scope).to_dict()  # type: ignore[arg-type]
+            line = qa.ask(text, mode=mode, top_k=top_k, scope=scope).to_dict()
         except CitedError as exc:
             failed += 1
             line = {"question": text, "error": {"code": exc.code, "message": exc.message}}
-        click.echo(json.dumps(line, ensure_ascii=False))
+        click.echo(json_line(line))
     sys.exit(1 if failed else 0)
 
 

@@ -12,8 +12,11 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from answer.types import AnswerMode
 from index.embedder import DEFAULT_MODEL
+from index.vectors import KindChoice
 from ingest.pipeline import default_parse_workers
+from retrieve.types import Mode
 
 
 class Settings(BaseSettings):
@@ -74,9 +77,7 @@ class Settings(BaseSettings):
         "default", min_length=1, max_length=200, description="Default collection."
     )
     # -- retrieval --
-    search_mode: Literal["dense", "lexical", "hybrid"] = Field(
-        "hybrid", description="How `search` and `ask` find passages."
-    )
+    search_mode: Mode = Field("hybrid", description="How `search` and `ask` find passages.")
     top_k: int = Field(5, ge=1, le=100, description="Passages retrieved for an answer.")
     candidates: int = Field(
         50, ge=1, le=1000, description="Candidates taken from each search before fusion."
@@ -95,15 +96,13 @@ class Settings(BaseSettings):
         None, description="Cross-encoder name or local path for reranking; unset = off."
     )
     rerank_candidates: int = Field(20, ge=1, le=200, description="Passages reranked.")
-    vector_index: Literal["auto", "flat", "hnsw"] = Field(
+    vector_index: KindChoice = Field(
         "auto", description="FAISS index kind; auto = flat up to CITED_HNSW_THRESHOLD vectors."
     )
     hnsw_threshold: int = Field(200_000, ge=1, description="Vectors above which auto uses HNSW.")
     hnsw_ef_search: int = Field(128, ge=1, le=4096, description="HNSW search breadth.")
     # -- answers --
-    answer_mode: Literal["extractive", "generative"] = Field(
-        "extractive", description="Default answer mode."
-    )
+    answer_mode: AnswerMode = Field("extractive", description="Default answer mode.")
     answer_sentences: int = Field(3, ge=1, le=20, description="Most sentences in an answer.")
     abstain_threshold: float = Field(
         0.52,

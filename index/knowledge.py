@@ -26,14 +26,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from index.errors import ConfigError, ModelMismatchError, NotFoundError
 from index.store import Store, WriteResult, mismatch_message
 from index.types import Chunk, Document, NewDocument, Scope, ScoredChunk
-from index.vectors import HnswParams, Kind, VectorHeader, VectorIndex
+from index.vectors import HnswParams, Kind, KindChoice, VectorHeader, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class KnowledgeBase:
         store: Store,
         vector_path: Path,
         model_name: str,
-        vector_kind: Literal["auto", "flat", "hnsw"] = "auto",
+        vector_kind: KindChoice = "auto",
         hnsw_threshold: int = 200_000,
         hnsw: HnswParams | None = None,
     ) -> None:

@@ -21,7 +21,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import faiss
 import numpy as np
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 
 Kind = Literal["flat", "hnsw"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+# What a setting may ask for: a kind, or "auto" (flat, HNSW above a number of vectors).
+KindChoice = Literal["auto", "flat", "hnsw"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class VectorIndex:
     def __init__(self, dimension: int, kind: Kind = "flat", hnsw: HnswParams | None = None) -> None:
         if dimension <= 0:
             raise ValueError(f"vector dimension must be positive, got {dimension}")
-        if kind not in ("flat", "hnsw"):
+        if kind not in KINDS:
             raise ValueError(f"vector index kind must be 'flat' or 'hnsw', got {kind!r}")
         self.dimension = dimension
         self.kind: Kind = kind

@@ -35,7 +35,7 @@ def test_first_run_prints_the_summary_and_exits_1(corpus) -> None:  # type: igno
     assert "6 added, 0 updated, 0 unchanged, 8 failed" in summary
     for reason in (
         "empty file",
-        "not a PDF file",
+        "not a PDF",
         "damaged or truncated PDF",
         "encrypted PDF",
         "no extractable text",
@@ -88,6 +88,33 @@ def test_docs_list_show_and_text_agree_on_offsets(corpus) -> None:  # type: igno
     assert GOOD_FACTS["report.pdf"] in text
     missing = run_cited(data, "docs", "show", "0" * 32)
     assert missing.returncode == 1 and "no document with id" in missing.stderr
+
+
+def test_search_runs_a_file_of_queries_with_the_model_loaded_once(corpus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, data, _ = corpus
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(
+        "How often does the lighthouse keeper log the tide?\n\n"
+        '{"query": "turbine report", "id": 7}\n' + "x" * 5000 + "\n"
+    )
+    ran = run_cited(data, "search", "--queries", str(queries), "--top-k", "2")
+    lines = [json.loads(line) for line in ran.stdout.splitlines()]
+    assert ran.returncode == 1, ran.stderr  # the over-long query failed, and said so
+    assert [line["query"][:20] for line in lines] == [
+        "How often does the l",
+        "turbine report",
+        "x" * 20,
+    ]
+    assert lines[0]["passages"][0]["text"].endswith(GOOD_FACTS["notes.txt"])
+    assert len(lines[1]["passages"]) == 2
+    assert lines[2]["error"]["code"] == "bad_configuration"
+    assert ran.stderr.count("embedding model loaded") == 1
+
+    queries.write_text('{"question": "wrong field"}\n')
+    bad = run_cited(data, "search", "--queries", str(queries))
+    assert bad.returncode == 2 and 'line 1 has no "query" string' in bad.stderr
+    both = run_cited(data, "search", "tide", "--queries", str(queries))
+    assert both.returncode == 2 and "either a QUERY or --queries FILE" in both.stderr
 
 
 def test_search_then_rm_then_never_found_again(corpus) -> None:  # type: ignore[no-untyped-def]
