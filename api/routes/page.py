@@ -1,4 +1,5 @@
-"""The chat page: web/index.html at `/` and its scripts and styles under /static.
+"""The chat page: web/index.html at `/` and its scripts and styles under /static; the API
+reference at `/docs` (web/docs.html: Swagger UI served from web/static/vendor, never a CDN).
 
 The page is served with a strict Content-Security-Policy: scripts, styles and requests from
 this origin only, no inline code, and Trusted Types required, so the browser itself refuses
@@ -34,6 +35,20 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "trusted-types 'none'",
     ]
 )
+# Swagger UI writes markup and styles from its own script (no Trusted Types), and fetches
+# nothing but /openapi.json and, when a reader tries a request, the API itself.
+DOCS_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -60,12 +75,19 @@ class _Revalidated(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
-    """Serve the page at `/` and its files at /static."""
+    """Serve the page at `/`, the API reference at `/docs` and their files at /static."""
     web = Path(str(files("web")))
     page = (web / "index.html").read_text(encoding="utf-8")
+    reference = (web / "docs.html").read_text(encoding="utf-8")
 
     def index() -> HTMLResponse:
         return HTMLResponse(page, headers=PAGE_HEADERS)
 
+    def docs() -> HTMLResponse:
+        return HTMLResponse(
+            reference, headers={**PAGE_HEADERS, "Content-Security-Policy": DOCS_POLICY}
+        )
+
     app.add_api_route("/", index, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/docs", docs, methods=["GET", "HEAD"], include_in_schema=False)
     app.mount("/static", _Revalidated(directory=web / "static"), name="static")
