@@ -1,4 +1,4 @@
-"""The answer contract (../DESIGN.md) as data: Answer, AnswerSentence, Citation; and the
+"""The answer contract (docs/answer-contract.md) as data: Answer, AnswerSentence, Citation; and the
 events of a streamed answer.
 
 `Answer.__post_init__` checks the invariants that can be checked without the documents

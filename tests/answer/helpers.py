@@ -52,7 +52,7 @@ def make_qa(
 
 
 def assert_contract(answer: dict[str, Any], kb: KnowledgeBase) -> None:
-    """Invariants 1-4 of the answer contract (../shared/DESIGN.md), checked independently of
+    """Invariants 1-4 of the answer contract (docs/answer-contract.md), checked independently of
     the code that produced the answer."""
     citations = {c["n"]: c for c in answer["citations"]}
     # 1. every quote is the document text at its offsets
