@@ -17,7 +17,7 @@ import pytest
 from tests.answer.helpers import assert_contract
 from tests.api.server import http_texts, running_server
 from tests.corpus import DOCUMENTS
-from tests.files import GOOD_FACTS, make_pdf, write_good_corpus
+from tests.files import GOOD_FACTS, make_pdf, write_good_corpus, write_stalling_files
 from tests.helpers.cli import run_cited
 
 pytestmark = pytest.mark.slow
@@ -345,3 +345,23 @@ def test_answers_keep_coming_while_an_upload_ingests(
         assert time.monotonic() < deadline and job["status"] != "failed", job
         time.sleep(0.2)
     assert {s for s, _ in outcomes(job).values()} == {"added"}
+
+
+def test_a_file_that_stalls_its_parser_does_not_hold_later_uploads(tmp_path: Path) -> None:
+    stalling = write_stalling_files(tmp_path / "stall")["brackets.md"].read_bytes()
+    env = {**ENV, "CITED_PARSE_TIMEOUT_S": "3"}
+    with (
+        running_server(tmp_path / "data", tmp_path / "server.log", env) as base,
+        httpx.Client(base_url=base, timeout=120) as client,
+    ):
+        first = upload(client, {"brackets.md": stalling}, wait=False)
+        assert first.status_code == 202, first.text
+        started = time.monotonic()
+        second = upload(client, {"ferry.txt": b"The last ferry to Vigra leaves at 23:40.\n"})
+        assert second.status_code == 200, second.text
+        assert outcomes(second.json())["ferry.txt"][0] == "added"
+        assert time.monotonic() - started < 60
+        job = client.get(f"/v1/jobs/{first.json()['id']}").json()
+        status, reason = outcomes(job)["brackets.md"]
+        assert job["status"] == "done" and status == "failed"
+        assert "3 s" in (reason or "") and "CITED_PARSE_TIMEOUT_S" in (reason or "")
