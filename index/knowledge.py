@@ -31,7 +31,7 @@ import numpy as np
 
 from index.errors import ConfigError, ModelMismatchError, NotFoundError
 from index.store import Store, WriteResult, mismatch_message
-from index.types import Chunk, Document, NewDocument, Scope, ScoredChunk
+from index.types import Chunk, Document, KnownDocument, NewDocument, Scope, ScoredChunk
 from index.vectors import HnswParams, Kind, KindChoice, VectorHeader, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -107,20 +107,22 @@ class KnowledgeBase:
         """The vector index if loaded, without loading it (for metrics)."""
         return self._vectors
 
-    def refresh(self) -> None:
+    def refresh(self) -> int:
         """Check the store's model, and bring the index in step when another process wrote
         since it was loaded (one indexed read when nothing changed). Skipped while a writer
-        of this process holds the index: it brings it in step itself."""
+        of this process holds the index: it brings it in step itself. Returns the store's
+        generation it read, for the searches of the same question (`search_ids`)."""
         state = self.store.state()
         if state.model is not None and state.model != self.model_name:
             self.check_model()  # raises with the fix
         if self._vectors is None or state.generation == self._generation:
-            return
+            return state.generation
         if self._writing.acquire(blocking=False):
             try:
                 self._catch_up()
             finally:
                 self._writing.release()
+        return state.generation
 
     def _catch_up(self) -> None:
         """Under `_writing`: apply what other processes wrote since the index was loaded."""
@@ -278,9 +280,11 @@ class KnowledgeBase:
             if self._dirty and self._vectors is not None:
                 self._save(self._vectors)
 
-    def scope_ids(self, scope: Scope) -> np.ndarray:
-        """Ascending chunk ids inside `scope`, cached until the store changes."""
-        generation = self.store.state().generation
+    def scope_ids(self, scope: Scope, generation: int | None = None) -> np.ndarray:
+        """Ascending chunk ids inside `scope`, cached until the store changes (`generation`:
+        the store's, when the caller has just read it)."""
+        if generation is None:
+            generation = self.store.state().generation
         cached = self._scopes.get(scope)
         if cached is not None and cached[0] == generation:
             return cached[1]
@@ -299,22 +303,32 @@ class KnowledgeBase:
         ]
 
     def search_ids(
-        self, query: np.ndarray, k: int, scope: Scope | None = None
+        self, query: np.ndarray, k: int, scope: Scope | None = None, generation: int | None = None
     ) -> list[tuple[int, float]]:
         """(chunk id, cosine similarity) of the k nearest chunks inside `scope`, best first.
         Ids may include chunks deleted by another process since the index was loaded;
-        join them to the store (which skips those)."""
+        join them to the store (which skips those). `generation`: as `refresh()` returned."""
         vectors = self.vectors()
         if vectors is None or len(vectors) == 0 or k <= 0:
             return []
         allowed = None
         if scope is not None and not scope.everything:
-            allowed = self.scope_ids(scope)
+            allowed = self.scope_ids(scope, generation)
             if len(allowed) == 0:
                 return []
         with self._faiss:
             scores, ids = vectors.search(query, k, allowed)
         return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def lexical_search(
+        self, query: str, k: int, scope: Scope | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk id, score) of the k chunks best matching `query`'s words, best first."""
+        return self.store.lexical_search(query, k, scope)
+
+    def known_documents(self, collection: str) -> dict[str, KnownDocument]:
+        """source -> (id, content hash) of every document of `collection`."""
+        return self.store.known_documents(collection)
 
     def embeddings(self, chunk_ids: Sequence[int]) -> np.ndarray:
         """The stored vectors of `chunk_ids` (from the index, no re-embedding), one row each."""

@@ -54,7 +54,15 @@ from index.schema import (
     unstorable,
     utcnow,
 )
-from index.types import Chunk, CollectionInfo, Document, IndexState, NewDocument, Scope
+from index.types import (
+    Chunk,
+    CollectionInfo,
+    Document,
+    IndexState,
+    KnownDocument,
+    NewDocument,
+    Scope,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +73,6 @@ class WriteResult:
     status: Literal["added", "updated"]
     removed_chunk_ids: tuple[int, ...]
     chunk_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class KnownDocument:
-    id: str
-    content_hash: str
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -63,6 +63,14 @@ class NewDocument:
 
 
 @dataclass(frozen=True)
+class KnownDocument:
+    """What ingestion needs to know of a stored document: its id and content hash."""
+
+    id: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
 class Document:
     id: str
     collection: str

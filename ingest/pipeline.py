@@ -29,9 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index import Embedder, KnowledgeBase, NewChunk, NewDocument, WriteResult
+from index import Embedder, KnowledgeBase, KnownDocument, NewChunk, NewDocument, WriteResult
 from index.errors import ConfigError, RejectedError
-from index.store import KnownDocument
 from ingest.chunking import Chunker
 from ingest.discover import Candidate, discover
 from ingest.parsing import ParsedFile
@@ -107,7 +106,7 @@ class Ingestor:
         for outcome in discovery.left_out:
             report.add(outcome)
         report.timings.discover = time.perf_counter() - started
-        known = self.kb.store.known_documents(collection)
+        known = self.kb.known_documents(collection)
         try:
             self._candidates(discovery.candidates, collection, known, report)
             if prune:
@@ -128,7 +127,7 @@ class Ingestor:
         report = IngestReport(collection)
         self.kb.check_model()
         try:
-            known = self.kb.store.known_documents(collection)
+            known = self.kb.known_documents(collection)
             self._candidates(candidates, collection, known, report)
         finally:
             self.kb.flush()

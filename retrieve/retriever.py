@@ -83,16 +83,16 @@ class Retriever:
         mode = mode or self.mode
         self._check(query, top_k, mode)
         scope = scope or Scope()
-        self.kb.refresh()  # the model check, and what other processes wrote
+        generation = self.kb.refresh()  # the model check, and what other processes wrote
         query_vector = self.embedder.embed_query(query)
 
         pool = max(self.candidates, top_k)
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            dense = self.kb.search_ids(query_vector, pool, scope)
+            dense = self.kb.search_ids(query_vector, pool, scope, generation)
         if mode in ("lexical", "hybrid"):
-            lexical = self.kb.store.lexical_search(query, pool, scope)
+            lexical = self.kb.lexical_search(query, pool, scope)
 
         if mode == "hybrid":
             ranked = reciprocal_rank_fusion(

@@ -10,7 +10,7 @@ import pytest
 
 from index import KnowledgeBase, ModelMismatchError, Scope, Store
 from index.vectors import VectorIndex
-from tests.index.test_store import new_document
+from tests.helpers.documents import new_document
 
 FACTS = [
     "The Hollow Bridge in Keswick was rebuilt in 1887 after a flood.",

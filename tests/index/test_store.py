@@ -10,36 +10,13 @@ import pytest
 from index import (
     ConflictError,
     ModelMismatchError,
-    NewChunk,
-    NewDocument,
     NotFoundError,
     Scope,
     Store,
 )
+from tests.helpers.documents import new_document
 
 DIM = 8
-
-
-def new_document(source: str, paragraphs: list[str], collection: str = "default") -> NewDocument:
-    text = "\n\n".join(paragraphs)
-    chunks, position = [], 0
-    for paragraph in paragraphs:
-        chunks.append(
-            NewChunk(
-                paragraph, position, position + len(paragraph), n_tokens=len(paragraph.split())
-            )
-        )
-        position += len(paragraph) + 2
-    return NewDocument(
-        collection=collection,
-        source=source,
-        title=source.rsplit("/", 1)[-1],
-        content_hash=str(hash(text)),
-        file_type="text",
-        size_bytes=len(text),
-        text=text,
-        chunks=tuple(chunks),
-    )
 
 
 def vectors(n: int, seed: int = 0) -> np.ndarray:

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import ConfigError, KnowledgeBase, Scope, Store
+from index import ConfigError, IndexState, KnowledgeBase, Scope, Store
 from retrieve import CrossEncoderReranker, Retriever
 from tests.corpus import QUESTIONS
-from tests.index.test_store import new_document
+from tests.helpers.documents import new_document
 from tests.models import tiny_bert
 
 
@@ -139,3 +139,31 @@ def test_mmr_option_picks_the_most_similar_candidate_first(answer_kb, embedder) 
     assert diverse[0].chunk_id == max(candidates, key=lambda p: p.similarity).chunk_id
     assert len({p.chunk_id for p in diverse}) == 3
     assert {p.chunk_id for p in diverse} <= {p.chunk_id for p in candidates}
+
+
+class CountingStore(Store):
+    """The real store, counting the reads of its state (where the generation is)."""
+
+    reads = 0
+
+    def state(self) -> IndexState:
+        self.reads += 1
+        return super().state()
+
+
+def test_a_question_reads_the_store_generation_once(
+    database_url: str, embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    store = CountingStore(database_url)
+    try:
+        kb = KnowledgeBase(store, tmp_path / "vectors.faiss", embedder.model_name)
+        text = "The quarry at Pellow closed in 1968 after the slate ran out."
+        kb.write([(new_document("/d/q.txt", [text]), embedder.embed_documents([text]))], 384)
+        retriever = Retriever(kb, embedder)
+        scope = Scope(collection="default")
+        assert retriever.search("Pellow quarry", 3, "hybrid", scope)
+        store.reads = 0
+        assert retriever.search("When did the quarry close?", 3, "hybrid", scope)
+        assert store.reads == 1
+    finally:
+        store.close()
