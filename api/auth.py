@@ -26,20 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from index import CitedError, ConfigError
+from index import ConfigError
+from index.errors import Forbidden, Unauthorized
 
 ScopeName = Literal["ask", "read", "ingest", "delete"]
 SCOPES: tuple[ScopeName, ...] = get_args(ScopeName)
-
-
-class Unauthorized(CitedError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(CitedError):
-    status = 403
-    code = "forbidden"
 
 
 @dataclass(frozen=True)

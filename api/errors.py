@@ -18,6 +18,15 @@ from index import CitedError
 log = logging.getLogger(__name__)
 
 
+class Carried(HTTPException):
+    """A CitedError raised where FastAPI would turn it into a 400 (while it reads a request
+    body it lets HTTPException through, and nothing else); answered as the error it carries."""
+
+    def __init__(self, error: CitedError) -> None:
+        super().__init__(error.status, error.message)
+        self.error = error
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(CitedError)
     async def cited(_: Request, exc: CitedError) -> JSONResponse:
@@ -34,6 +43,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http(request: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc, Carried):
+            return await cited(request, exc.error)
         code = {
             400: "bad_request",
             404: "not_found",

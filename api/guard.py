@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import is_loopback
 from api.responses import send_error
+from index.errors import CrossSiteRequest, HostNotAllowed
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -78,16 +79,16 @@ class RequestGuard:
         if self.hosts is not None and host is not None and host_name(host) not in self.hosts:
             await send_error(
                 send,
-                400,
-                "host_not_allowed",
-                f"this server does not answer for the host {host_name(host)!r}; add it to "
-                "CITED_ALLOWED_HOSTS if it is this server's name",
+                HostNotAllowed(
+                    f"this server does not answer for the host {host_name(host)!r}; add it "
+                    "to CITED_ALLOWED_HOSTS if it is this server's name"
+                ),
             )
             return
         if self.check_origin and scope["method"] in UNSAFE_METHODS:
             problem = self._cross_site(headers, host)
             if problem is not None:
-                await send_error(send, 403, "cross_site_request", problem)
+                await send_error(send, CrossSiteRequest(problem))
                 return
         await self.app(scope, receive, send)
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from api.uploads import STAGING
 from index import CitedError, NotFoundError, SharedWriterLock, WriterLockedError
+from index.errors import Busy
 from ingest import FILE_TYPES, Ingestor, IngestReport, Progress
 from ingest.discover import Candidate
 
@@ -39,11 +40,6 @@ LOCK_POLL_S = 0.5
 
 JobStatus = Literal["queued", "waiting", "running", "done", "failed"]
 FileStatus = Literal["queued", "added", "updated", "unchanged", "failed"]
-
-
-class Busy(CitedError):
-    status = 503
-    code = "busy"
 
 
 def _now() -> str:

@@ -9,16 +9,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import Carried
 from api.metrics import Metrics
 from api.responses import send_error
+from index.errors import TooLarge
 
 
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is over the limit of {_size(limit)}")
+def too_large(limit: int) -> TooLarge:
+    return TooLarge(f"the request body is over the limit of {_size(limit)}")
 
 
 def _size(n: int) -> str:
@@ -50,15 +50,14 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise Carried(too_large(limit))
             return message
 
         await self.app(scope, counted, send)
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    message = f"the request body is over the limit of {_size(limit)}"
-    await send_error(send, 413, "payload_too_large", message, close=True)
+    await send_error(send, too_large(limit), close=True)
 
 
 class RequestMetrics:

@@ -8,11 +8,13 @@ import json
 from starlette.types import Send
 
 from api.schemas import error
+from index.errors import CitedError
 
 
-async def send_error(send: Send, status: int, code: str, message: str, close: bool = False) -> None:
+async def send_error(send: Send, failure: CitedError, close: bool = False) -> None:
     """Answer with an error before the app has seen the request."""
-    body = json.dumps(error(code, message)).encode()
+    status = failure.status
+    body = json.dumps(error(failure.code, failure.message)).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

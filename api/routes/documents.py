@@ -25,7 +25,7 @@ from api.schemas import (
 )
 from api.uploads import collection_folder, safe_filename
 from index import ConflictError, Document, NotFoundError
-from index.errors import CitedError
+from index.errors import TooManyFiles
 from ingest.sniff import content_problem
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -45,11 +45,6 @@ MEDIA_TYPES = {
 }
 MAX_OFFSET = 1_000_000_000  # a bound, so that no integer overflows SQL
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, **AUTH_ERRORS}
-
-
-class TooManyFiles(CitedError):
-    status = 413
-    code = "too_many_files"
 
 
 def document_out(document: Document) -> DocumentOut:

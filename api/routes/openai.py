@@ -30,7 +30,8 @@ from api.auth import ApiKey
 from api.deps import Asker, ServicesDep
 from api.routes.search import scope
 from api.schemas import AUTH_ERRORS, ErrorResponse, error
-from index import CitedError, ConfigError, NotFoundError
+from index import CitedError, ConfigError
+from index.errors import ModelNotFound
 from retrieve import MAX_QUERY_CHARS
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,6 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 
 ALL = "cited"
 MAX_MESSAGES = 200
-
-
-class ModelNotFound(NotFoundError):
-    code = "model_not_found"
 
 
 class TextPart(BaseModel):

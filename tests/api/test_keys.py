@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from api.auth import Forbidden, Keys, Unauthorized, is_loopback, load_keys_file, parse_keys
+from api.auth import Keys, is_loopback, load_keys_file, parse_keys
 from index import ConfigError
+from index.errors import Forbidden, Unauthorized
 
 
 def test_keys_from_the_environment_syntax() -> None:
