@@ -12,11 +12,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from answer import QuestionAnswerer
 from api import wiring
-from api.auth import ApiKey, Keys, ScopeName, load_keys_file, parse_keys
+from api.auth import ApiKey, Keys, ScopeName, check_collection, load_keys_file, parse_keys
 from api.jobs import JobRunner
 from api.metrics import Metrics
+from api.schemas import Filters
 from api.settings import Settings
-from index import KnowledgeBase, SentenceTransformerEmbedder, SharedWriterLock, Store
+from index import KnowledgeBase, Scope, SentenceTransformerEmbedder, SharedWriterLock, Store
 from ingest import Ingestor, Progress
 from retrieve import Retriever
 
@@ -99,3 +100,16 @@ Asker = Annotated[ApiKey | None, Depends(_caller("ask"))]
 Reader = Annotated[ApiKey | None, Depends(_caller("read"))]
 Ingester = Annotated[ApiKey | None, Depends(_caller("ingest"))]
 Deleter = Annotated[ApiKey | None, Depends(_caller("delete"))]
+
+
+def request_scope(collection: str | None, filters: Filters | None, key: ApiKey | None) -> Scope:
+    """Where to look: the request's collection and filters, within the key's collections."""
+    filters = filters or Filters()
+    if collection is not None:
+        check_collection(key, collection)
+    return Scope(
+        collection=collection,
+        document_ids=tuple(filters.document_ids),
+        source_prefix=filters.source_prefix or None,
+        collections=key.collections if key is not None else None,
+    )

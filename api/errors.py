@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
-from api.schemas import error
+from api.schemas import error, internal_error
 from index import CitedError
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request failed path=%s", request.url.path)
-        return JSONResponse(
-            error("internal_error", "the server failed; the details are in its log"),
-            status_code=500,
-        )
+        return JSONResponse(internal_error(), status_code=500)
 
 
 def allowed_methods(request: Request) -> set[str]:

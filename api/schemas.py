@@ -8,7 +8,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from answer.types import AnswerMode
 from index.names import COLLECTION_NAME_PATTERN, MAX_COLLECTION_NAME
-from retrieve import MAX_QUERY_CHARS, MAX_TOP_K, Mode
+from retrieve import MAX_QUERY_CHARS, MAX_TOP_K, Mode, Passage
 
 
 def _whole(value: Any) -> Any:
@@ -92,6 +92,75 @@ class PassageOut(BaseModel):
     end: int
     text: str
 
+    @classmethod
+    def of(cls, passage: Passage) -> PassageOut:
+        return cls(**passage.to_dict())
+
+
+CONTRACT_EXAMPLE: dict[str, Any] = {
+    "question": "How many days of leave do new staff get?",
+    "answer": "New staff get 25 days of paid leave a year [1].",
+    "abstained": False,
+    "reason": None,
+    "sentences": [
+        {
+            "text": "New staff get 25 days of paid leave a year [1].",
+            "citations": [1],
+            "support": 0.91,
+        }
+    ],
+    "citations": [
+        {
+            "n": 1,
+            "document_id": "9f0c...",
+            "chunk_id": 12,
+            "title": "Staff handbook",
+            "source": "/srv/hr/handbook.pdf",
+            "page": 3,
+            "start": 10234,
+            "end": 10290,
+            "quote": "New staff get 25 days of paid leave a year.",
+        }
+    ],
+    "mode": "extractive",
+    "model": "sentence-transformers/all-MiniLM-L6-v2",
+    "timings_ms": {"retrieve": 9.1, "generate": 20.4, "verify": 0.4, "total": 30.2},
+}
+
+
+class CitationOut(BaseModel):
+    n: int
+    document_id: str
+    chunk_id: int
+    title: str
+    source: str
+    page: int | None
+    start: int = Field(description="Offset in the document's text: text[start:end] == quote.")
+    end: int
+    quote: str
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citations: list[int]
+    support: float = Field(description="How well the cited quotes support the sentence, 0-1.")
+
+
+class AnswerOut(BaseModel):
+    """The answer contract (docs/answer-contract.md)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CONTRACT_EXAMPLE]})
+
+    question: str
+    answer: str
+    abstained: bool
+    reason: str | None
+    sentences: list[SentenceOut]
+    citations: list[CitationOut]
+    mode: AnswerMode
+    model: str
+    timings_ms: dict[str, float]
+
 
 class SearchResponse(BaseModel):
     passages: list[PassageOut]
@@ -108,6 +177,11 @@ class ErrorResponse(BaseModel):
 
 def error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+def internal_error() -> dict[str, Any]:
+    """What a client hears of an unexpected failure (the details go to the server log)."""
+    return error("internal_error", "the server failed; the details are in its log")
 
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {

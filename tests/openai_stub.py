@@ -50,7 +50,8 @@ class Stub:
     @property
     def base_url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        name = host.decode() if isinstance(host, bytes) else host
+        return f"http://{name}:{port}/v1"
 
     def replies(self, *replies: Reply) -> None:
         """Answer the next requests with these replies, in order (the last one repeats)."""

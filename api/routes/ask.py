@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,68 +10,27 @@ from fastapi.responses import StreamingResponse
 
 from answer import DeltaEvent, Event, FinalEvent, PassagesEvent
 from answer.followup import Turn
-from api.deps import Asker, ServicesDep
+from api import sse
+from api.deps import Asker, ServicesDep, request_scope
 from api.metrics import Metrics
-from api.routes.search import passage_out, scope
-from api.schemas import AUTH_ERRORS, AskRequest, ErrorResponse, error
-from index import CitedError
-
-log = logging.getLogger(__name__)
+from api.schemas import AUTH_ERRORS, AnswerOut, AskRequest, ErrorResponse, PassageOut
 
 router = APIRouter(prefix="/v1", tags=["ask"])
-
-CONTRACT_EXAMPLE = {
-    "question": "How many days of leave do new staff get?",
-    "answer": "New staff get 25 days of paid leave a year [1].",
-    "abstained": False,
-    "reason": None,
-    "sentences": [
-        {
-            "text": "New staff get 25 days of paid leave a year [1].",
-            "citations": [1],
-            "support": 0.91,
-        }
-    ],
-    "citations": [
-        {
-            "n": 1,
-            "document_id": "9f0c...",
-            "chunk_id": 12,
-            "title": "Staff handbook",
-            "source": "/srv/hr/handbook.pdf",
-            "page": 3,
-            "start": 10234,
-            "end": 10290,
-            "quote": "New staff get 25 days of paid leave a year.",
-        }
-    ],
-    "mode": "extractive",
-    "model": "sentence-transformers/all-MiniLM-L6-v2",
-    "timings_ms": {"retrieve": 9.1, "generate": 20.4, "verify": 0.4, "total": 30.2},
-}
-
-
-def sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
 def _events(stream: Iterator[Event], metrics: Metrics) -> Iterator[bytes]:
     try:
         for event in stream:
             if isinstance(event, PassagesEvent):
-                yield sse(
-                    "passages", {"passages": [passage_out(p).model_dump() for p in event.passages]}
-                )
+                passages = [PassageOut.of(p).model_dump() for p in event.passages]
+                yield sse.event({"passages": passages}, "passages")
             elif isinstance(event, DeltaEvent):
-                yield sse("delta", {"text": event.text})
+                yield sse.event({"text": event.text}, "delta")
             elif isinstance(event, FinalEvent):
                 metrics.answered(event.answer.mode, event.answer.abstained)
-                yield sse("final", event.answer.to_dict())
-    except CitedError as exc:
-        yield sse("error", error(exc.code, exc.message))
-    except Exception:  # the stream has started: the status is sent, report in-band
-        log.exception("answer stream failed")
-        yield sse("error", error("internal_error", "the server failed; the details are in its log"))
+                yield sse.event(event.answer.to_dict(), "final")
+    except Exception as exc:  # noqa: BLE001 - the stream has begun: every failure is told in-band
+        yield sse.event(sse.failure(exc, "answer"), "error")
 
 
 @router.post(
@@ -82,10 +39,8 @@ def _events(stream: Iterator[Event], metrics: Metrics) -> Iterator[bytes]:
         200: {
             "description": "The answer contract, or with `stream` an event stream: `passages`, "
             "`delta` (text as generated), `final` (the verified answer contract), `error`.",
-            "content": {
-                "application/json": {"example": CONTRACT_EXAMPLE},
-                "text/event-stream": {},
-            },
+            "model": AnswerOut,
+            "content": {"text/event-stream": {}},
         },
         400: {"model": ErrorResponse},
         422: {"model": ErrorResponse},
@@ -99,7 +54,7 @@ def ask(body: AskRequest, request: Request, services: ServicesDep, key: Asker) -
     (`document_text[start:end] == quote`) that was checked to support it; when the documents
     do not answer, `abstained` is true and `reason` says why. With `history`, a follow-up
     question is made standalone first."""
-    where = scope(body.collection, body.filters, key)
+    where = request_scope(body.collection, body.filters, key)
     question = body.question
     if body.history:
         history = [Turn(turn.role, turn.content) for turn in body.history]
@@ -109,7 +64,7 @@ def ask(body: AskRequest, request: Request, services: ServicesDep, key: Asker) -
         return StreamingResponse(
             _events(stream, services.metrics),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            headers=sse.HEADERS,
         )
     answer = services.answers.ask(question, mode=body.mode, top_k=body.top_k, scope=where)
     services.metrics.answered(answer.mode, answer.abstained)

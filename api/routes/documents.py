@@ -1,5 +1,5 @@
-"""Documents: upload (an ingestion job), list, read (metadata, text, original file), delete;
-and the jobs that uploads start."""
+"""Documents: upload (an ingestion job, followed at api/routes/jobs.py), list, read
+(metadata, text, original file), delete."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from api.schemas import (
     DocumentList,
     DocumentOut,
     ErrorResponse,
-    JobList,
     JobOut,
 )
 from api.uploads import collection_folder, safe_filename
@@ -149,23 +148,6 @@ def upload(
         status_code=200 if finished else 202,
         headers={"Location": f"/v1/jobs/{job.id}"},
     )
-
-
-@router.get("/jobs", response_model=JobList, responses=AUTH_ERRORS)
-def list_jobs(services: ServicesDep, key: Reader) -> dict[str, Any]:
-    """Recent ingestion jobs (kept in memory since the server started), newest first."""
-    jobs = [j for j in services.jobs.jobs() if key is None or key.allows(j.collection)]
-    return {"jobs": [services.jobs.snapshot(j) for j in jobs]}
-
-
-@router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS)
-def get_job(job_id: str, services: ServicesDep, key: Reader) -> dict[str, Any]:
-    """An ingestion job: status (queued, waiting for another writer, running, done, failed),
-    progress, and each file's outcome."""
-    job = services.jobs.get(job_id)
-    if key is not None and not key.allows(job.collection):
-        raise NotFoundError(f"no job with id {job_id!r}")
-    return services.jobs.snapshot(job)
 
 
 @router.get("/documents", response_model=DocumentList, responses=AUTH_ERRORS)

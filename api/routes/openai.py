@@ -14,8 +14,6 @@ are accepted and ignored: the answer is made from the documents, not sampled.
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,15 +24,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from answer import Answer, Turn
+from api import sse
 from api.auth import ApiKey
-from api.deps import Asker, ServicesDep
-from api.routes.search import scope
-from api.schemas import AUTH_ERRORS, ErrorResponse, error
-from index import CitedError, ConfigError
+from api.deps import Asker, ServicesDep, request_scope
+from api.schemas import AUTH_ERRORS, ErrorResponse
+from index import ConfigError
 from index.errors import ModelNotFound
 from retrieve import MAX_QUERY_CHARS
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -132,7 +128,7 @@ def chat_completions(body: ChatRequest, services: ServicesDep, key: Asker) -> An
     sentence cited (`[n]` markers in the content, `citations` on the message)."""
     collection = _collection(body.model, services, key)
     question, history = _question(body.messages)
-    where = scope(collection, None, key)
+    where = request_scope(collection, None, key)
     answers = services.answers
     completion_id = "chatcmpl-" + uuid.uuid4().hex
     created = int(time.time())
@@ -146,7 +142,7 @@ def chat_completions(body: ChatRequest, services: ServicesDep, key: Asker) -> An
         return StreamingResponse(
             _chunks(run, body.model, completion_id, created, question, include_usage, services),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            headers=sse.HEADERS,
         )
     answer = answers.ask(answers.standalone(question, history), scope=where)
     services.metrics.answered(answer.mode, answer.abstained)
@@ -191,18 +187,13 @@ def _chunks(
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
             **extra,
         }
-        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
+        return sse.event(body)
 
     yield chunk({"role": "assistant", "content": ""})
     try:
         answer: Answer = run()
-    except CitedError as exc:
-        yield f"data: {json.dumps(error(exc.code, exc.message))}\n\n".encode()
-        return
-    except Exception:  # the stream has started: the status is sent, report in-band
-        log.exception("chat completion stream failed")
-        failed = error("internal_error", "the server failed; the details are in its log")
-        yield f"data: {json.dumps(failed)}\n\n".encode()
+    except Exception as exc:  # noqa: BLE001 - the stream has begun: every failure is told in-band
+        yield sse.event(sse.failure(exc, "chat completion"))
         return
     services.metrics.answered(answer.mode, answer.abstained)
     pieces = [s.text for s in answer.sentences] or [answer.answer]
@@ -219,8 +210,8 @@ def _chunks(
             "choices": [],
             "usage": _usage(question, answer),
         }
-        yield f"data: {json.dumps(body)}\n\n".encode()
-    yield b"data: [DONE]\n\n"
+        yield sse.event(body)
+    yield sse.DONE
 
 
 @router.get("/models", responses=AUTH_ERRORS)

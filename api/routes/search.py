@@ -4,37 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.auth import ApiKey, check_collection
-from api.deps import Asker, ServicesDep
+from api.deps import Asker, ServicesDep, request_scope
 from api.schemas import (
     AUTH_ERRORS,
     ErrorResponse,
-    Filters,
     PassageOut,
     SearchRequest,
     SearchResponse,
 )
-from index import Scope
-from retrieve import Passage
 
 router = APIRouter(prefix="/v1", tags=["search"])
-
-
-def scope(collection: str | None, filters: Filters | None, key: ApiKey | None) -> Scope:
-    """Where to look: the request's collection and filters, within the key's collections."""
-    filters = filters or Filters()
-    if collection is not None:
-        check_collection(key, collection)
-    return Scope(
-        collection=collection,
-        document_ids=tuple(filters.document_ids),
-        source_prefix=filters.source_prefix or None,
-        collections=key.collections if key is not None else None,
-    )
-
-
-def passage_out(passage: Passage) -> PassageOut:
-    return PassageOut(**passage.to_dict())
 
 
 @router.post(
@@ -49,6 +28,6 @@ def search(body: SearchRequest, services: ServicesDep, key: Asker) -> SearchResp
         body.query,
         body.top_k or services.settings.top_k,
         body.mode,
-        scope(body.collection, body.filters, key),
+        request_scope(body.collection, body.filters, key),
     )
-    return SearchResponse(passages=[passage_out(p) for p in passages])
+    return SearchResponse(passages=[PassageOut.of(p) for p in passages])

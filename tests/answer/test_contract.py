@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from answer import QuestionAnswerer
+from index import SentenceTransformerEmbedder
 from tests.answer.helpers import assert_contract, make_qa
 from tests.corpus import ABSENT, QUESTIONS
+from tests.helpers.fixtures import AnswerKb
 from tests.openai_stub import Reply, Stub, serve
 
 PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.DOTALL)
@@ -49,14 +51,18 @@ def stub() -> Iterator[Stub]:
 
 
 @pytest.fixture(scope="module")
-def qa(answer_kb, embedder, stub: Stub) -> Iterator[QuestionAnswerer]:  # type: ignore[no-untyped-def]
+def qa(
+    answer_kb: AnswerKb, embedder: SentenceTransformerEmbedder, stub: Stub
+) -> Iterator[QuestionAnswerer]:
     made = make_qa(answer_kb[0], embedder, stub.base_url, retry_unverified=False)
     yield made
     made.close()
 
 
 @pytest.mark.parametrize("mode", ["extractive", "generative"])
-def test_invariants_hold_for_every_answer(answer_kb, qa: QuestionAnswerer, mode: str) -> None:  # type: ignore[no-untyped-def]
+def test_invariants_hold_for_every_answer(
+    answer_kb: AnswerKb, qa: QuestionAnswerer, mode: str
+) -> None:
     for question in [*QUESTIONS, *ABSENT]:
         answer = qa.ask(question, mode=mode)  # type: ignore[arg-type]
         assert answer.mode == mode and answer.question == question
@@ -94,18 +100,20 @@ def test_extractive_answers_abstain_when_the_documents_do_not_answer(qa: Questio
 
 def test_stream_gives_passages_then_text_then_the_verified_answer(qa: QuestionAnswerer) -> None:
     for mode in ("extractive", "generative"):
-        events = list(qa.stream("How many hives are in the rooftop apiary?", mode=mode))  # type: ignore[arg-type]
+        events = list(qa.stream("How many hives are in the rooftop apiary?", mode=mode))
         kinds = [e.kind for e in events]
         assert kinds[0] == "passages" and kinds[-1] == "final" and "delta" in kinds
         assert set(kinds[1:-1]) == {"delta"}
         final = events[-1].answer  # type: ignore[union-attr]
         assert "nine hives" in final.answer
-        streamed = "".join(e.text for e in events if e.kind == "delta")  # type: ignore[union-attr]
+        streamed = "".join(e.text for e in events if e.kind == "delta")
         if mode == "generative":
             assert "[9]" in streamed and "[9]" not in final.answer  # replaced by the verified one
 
 
-def test_footnote_markers_inside_a_quoted_sentence_are_not_citations(answer_kb, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_footnote_markers_inside_a_quoted_sentence_are_not_citations(
+    answer_kb: AnswerKb, embedder: SentenceTransformerEmbedder
+) -> None:
     from answer import SupportChecker
     from answer.support import VectorCache
     from answer.text import Claim
@@ -129,8 +137,8 @@ def test_footnote_markers_inside_a_quoted_sentence_are_not_citations(answer_kb, 
 
 
 def test_answers_hold_the_contract_on_every_store(
-    database_url: str, embedder, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     """The same corpus ingested into each store (SQLite FTS5, PostgreSQL text search): the
     hybrid answers quote the answering sentence and keep the invariants."""
     from index import KnowledgeBase, Store

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from answer import QuestionAnswerer
-from index import UpstreamError, UpstreamTimeout
+from answer import Answer, QuestionAnswerer
+from index import SentenceTransformerEmbedder, UpstreamError, UpstreamTimeout
 from tests.answer.helpers import QAFactory, assert_contract
+from tests.helpers.fixtures import AnswerKb
 from tests.openai_stub import Reply, Stub, serve
 
 QUESTION = "When was the Port of Kelling founded?"
@@ -24,7 +26,7 @@ def stub() -> Iterator[Stub]:
 
 
 @pytest.fixture
-def new_qa(answer_kb, embedder) -> Iterator[QAFactory]:  # type: ignore[no-untyped-def]
+def new_qa(answer_kb: AnswerKb, embedder: SentenceTransformerEmbedder) -> Iterator[QAFactory]:
     factory = QAFactory(answer_kb[0], embedder)
     yield factory
     factory.close()
@@ -36,7 +38,9 @@ def numbered(stub: Stub, qa: QuestionAnswerer, question: str, phrase: str) -> in
     return next(n for n, p in enumerate(passages, 1) if phrase in p.text)
 
 
-def ask(new_qa: QAFactory, stub: Stub, *replies: Reply, question: str = QUESTION, **options):  # type: ignore[no-untyped-def]
+def ask(
+    new_qa: QAFactory, stub: Stub, *replies: Reply, question: str = QUESTION, **options: Any
+) -> Answer:
     qa = new_qa(stub.base_url, **options)
     stub.replies(*replies)
     answer = qa.ask(question, mode="generative")
@@ -44,7 +48,7 @@ def ask(new_qa: QAFactory, stub: Stub, *replies: Reply, question: str = QUESTION
     return answer
 
 
-def test_correct_citations_are_kept_with_exact_quotes(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_correct_citations_are_kept_with_exact_quotes(new_qa: QAFactory, stub: Stub) -> None:
     qa = new_qa(stub.base_url)
     n = numbered(stub, qa, QUESTION, "founded in 1642")
     answer = ask(
@@ -63,7 +67,7 @@ def test_correct_citations_are_kept_with_exact_quotes(new_qa, stub) -> None:  # 
     assert user.startswith(f"Question: {QUESTION}") and f'<passage n="{n}"' in user
 
 
-def test_a_sentence_without_citation_is_removed(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_a_sentence_without_citation_is_removed(new_qa: QAFactory, stub: Stub) -> None:
     n = numbered(stub, new_qa(stub.base_url), QUESTION, "1642")
     answer = ask(
         new_qa,
@@ -73,7 +77,9 @@ def test_a_sentence_without_citation_is_removed(new_qa, stub) -> None:  # type: 
     assert answer.answer == "It was founded in 1642 by herring merchants [1]."
 
 
-def test_an_out_of_range_citation_is_dropped_and_the_model_asked_again(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_an_out_of_range_citation_is_dropped_and_the_model_asked_again(
+    new_qa: QAFactory, stub: Stub
+) -> None:
     n = numbered(stub, new_qa(stub.base_url), QUESTION, "1642")
     answer = ask(
         new_qa,
@@ -91,7 +97,7 @@ def test_an_out_of_range_citation_is_dropped_and_the_model_asked_again(new_qa, s
     }
 
 
-def test_out_of_range_only_abstains_without_retry(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_out_of_range_only_abstains_without_retry(new_qa: QAFactory, stub: Stub) -> None:
     answer = ask(
         new_qa, stub, Reply("The Port of Kelling was founded in 1642 [9]."), retry_unverified=False
     )
@@ -107,8 +113,8 @@ def test_out_of_range_only_abstains_without_retry(new_qa, stub) -> None:  # type
     ],
 )
 def test_a_citation_that_does_not_support_the_sentence_is_refused(
-    new_qa, stub, reply: str, phrase: str
-) -> None:  # type: ignore[no-untyped-def]
+    new_qa: QAFactory, stub: Stub, reply: str, phrase: str
+) -> None:
     question = QUESTION if "1743" in reply else "Who is the harbour master?"
     n = numbered(stub, new_qa(stub.base_url), question, phrase)
     answer = ask(new_qa, stub, Reply(reply.format(n=n)), question=question, retry_unverified=False)
@@ -116,7 +122,7 @@ def test_a_citation_that_does_not_support_the_sentence_is_refused(
     assert answer.reason == "no sentence of the draft answer was supported by the passages it cited"
 
 
-def test_a_reply_obeying_a_planted_instruction_is_not_shown(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_a_reply_obeying_a_planted_instruction_is_not_shown(new_qa: QAFactory, stub: Stub) -> None:
     question = "How hot does the kiln get?"
     qa = new_qa(stub.base_url)
     n = numbered(stub, qa, question, "HUNTER2")
@@ -135,7 +141,7 @@ def test_a_reply_obeying_a_planted_instruction_is_not_shown(new_qa, stub) -> Non
     assert passage and "Ignore all previous instructions" in passage.group(1)  # delimited as data
 
 
-def test_a_planted_closing_tag_cannot_end_the_passage_early(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_a_planted_closing_tag_cannot_end_the_passage_early(new_qa: QAFactory, stub: Stub) -> None:
     from answer.generative import build_messages
     from retrieve import Passage
 
@@ -145,17 +151,17 @@ def test_a_planted_closing_tag_cannot_end_the_passage_early(new_qa, stub) -> Non
     assert user.count("</passage>") == 1 and user.count("<passage") == 1
 
 
-def test_an_empty_reply_abstains(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_reply_abstains(new_qa: QAFactory, stub: Stub) -> None:
     answer = ask(new_qa, stub, Reply(""))
     assert answer.abstained and answer.reason == "the language model returned an empty reply"
 
 
-def test_the_model_saying_no_answer_abstains(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_the_model_saying_no_answer_abstains(new_qa: QAFactory, stub: Stub) -> None:
     answer = ask(new_qa, stub, Reply("The documents do not answer this question."))
     assert answer.abstained and "found no answer" in (answer.reason or "")
 
 
-def test_a_timeout_is_retried_then_reported_with_the_url(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_a_timeout_is_retried_then_reported_with_the_url(new_qa: QAFactory, stub: Stub) -> None:
     qa = new_qa(stub.base_url, llm_timeout=0.3, llm_retries=1)
     stub.replies(Reply("late [1].", delay=1.0))
     with pytest.raises(UpstreamTimeout) as caught:
@@ -164,7 +170,9 @@ def test_a_timeout_is_retried_then_reported_with_the_url(new_qa, stub) -> None: 
     assert len(stub.requests) == 2 and caught.value.status == 504
 
 
-def test_http_500_is_retried_with_backoff_then_succeeds_or_is_reported(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_http_500_is_retried_with_backoff_then_succeeds_or_is_reported(
+    new_qa: QAFactory, stub: Stub
+) -> None:
     n = numbered(stub, new_qa(stub.base_url), QUESTION, "1642")
     answer = ask(
         new_qa, stub, Reply(status=500), Reply(f"The Port of Kelling was founded in 1642 [{n}].")
@@ -180,7 +188,7 @@ def test_http_500_is_retried_with_backoff_then_succeeds_or_is_reported(new_qa, s
     assert len(stub.requests) == 3 and caught.value.status == 502
 
 
-def test_an_unreachable_server_is_named(new_qa) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreachable_server_is_named(new_qa: QAFactory) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -191,7 +199,7 @@ def test_an_unreachable_server_is_named(new_qa) -> None:  # type: ignore[no-unty
     assert url in caught.value.message and "CITED_LLM_BASE_URL" in caught.value.message
 
 
-def test_a_non_streaming_server_reply_is_understood(new_qa, stub) -> None:  # type: ignore[no-untyped-def]
+def test_a_non_streaming_server_reply_is_understood(new_qa: QAFactory, stub: Stub) -> None:
     from answer import ChatClient
 
     stub.replies(Reply("Plain JSON reply [1].", stream=False))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from answer.support import SupportChecker, VectorCache, looks_like_instruction, missing_terms
+from index import SentenceTransformerEmbedder
 from retrieve import Passage
 
 TEXT = (
@@ -51,8 +53,8 @@ def test_instructions_are_recognised() -> None:
 
 
 def test_a_paraphrase_is_supported_by_the_best_sentence_with_exact_offsets(
-    checker, embedder
-) -> None:  # type: ignore[no-untyped-def]
+    checker: SupportChecker, embedder: SentenceTransformerEmbedder
+) -> None:
     p = passage()
     verdict = checker.check(
         "Keswick's Hollow Bridge was rebuilt in 1887.", p, VectorCache(embedder)
@@ -63,16 +65,18 @@ def test_a_paraphrase_is_supported_by_the_best_sentence_with_exact_offsets(
     assert 0.6 <= verdict.quote.support <= 1.0
 
 
-def test_a_verbatim_sentence_is_supported_without_embedding(checker) -> None:  # type: ignore[no-untyped-def]
+def test_a_verbatim_sentence_is_supported_without_embedding(checker: SupportChecker) -> None:
     class NoEmbedding:
         model_name = "none"
 
-        def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+        def embed_documents(self, texts: list[str]) -> np.ndarray:
             raise AssertionError("a verbatim quote needs no embedding")
 
     verdict = checker.check(
-        "Its three arches are made of local slate.", passage(), VectorCache(NoEmbedding())
-    )  # type: ignore[arg-type]
+        "Its three arches are made of local slate.",
+        passage(),
+        VectorCache(NoEmbedding()),  # type: ignore[arg-type]  # a stand-in that embeds nothing
+    )
     assert verdict.quote is not None and verdict.quote.support == 1.0
 
 
@@ -86,8 +90,8 @@ def test_a_verbatim_sentence_is_supported_without_embedding(checker) -> None:  #
     ],
 )
 def test_unsupported_claims_are_refused_with_the_reason(
-    checker, embedder, claim: str, reason: str
-) -> None:  # type: ignore[no-untyped-def]
+    checker: SupportChecker, embedder: SentenceTransformerEmbedder, claim: str, reason: str
+) -> None:
     verdict = checker.check(claim, passage(), VectorCache(embedder))
     assert verdict.quote is None
     assert verdict.reason is not None and reason in verdict.reason

@@ -51,8 +51,8 @@ def document_text(data: Path, document_id: str) -> str:
     ],
 )
 def test_the_answer_cites_the_files_exact_sentence(
-    ingested, question: str, name: str, fact: str
-) -> None:  # type: ignore[no-untyped-def]
+    ingested: tuple[Path, Path], question: str, name: str, fact: str
+) -> None:
     _, data = ingested
     answer = ask_json(data, question)
     assert not answer["abstained"], answer["reason"]
@@ -65,7 +65,7 @@ def test_the_answer_cites_the_files_exact_sentence(
     assert set(answer["timings_ms"]) >= {"retrieve", "generate", "verify", "total"}
 
 
-def test_a_question_the_documents_do_not_answer_is_declined(ingested) -> None:  # type: ignore[no-untyped-def]
+def test_a_question_the_documents_do_not_answer_is_declined(ingested: tuple[Path, Path]) -> None:
     _, data = ingested
     answer = ask_json(data, "Who painted the ceiling of the Sistine Chapel?")
     assert answer["abstained"] and answer["citations"] == [] and answer["reason"]
@@ -74,7 +74,7 @@ def test_a_question_the_documents_do_not_answer_is_declined(ingested) -> None:  
     assert human.stdout.startswith("The documents do not answer this question.\n(")
 
 
-def test_human_output_lists_numbered_sources_with_quotes(ingested) -> None:  # type: ignore[no-untyped-def]
+def test_human_output_lists_numbered_sources_with_quotes(ingested: tuple[Path, Path]) -> None:
     _, data = ingested
     result = run_cited(data, "ask", "What do the glassblowers of Murano cool their vases in?")
     assert result.returncode == 0, result.stderr
@@ -84,7 +84,9 @@ def test_human_output_lists_numbered_sources_with_quotes(ingested) -> None:  # t
     assert '"The glassblowers of Murano cool their vases in volcanic sand."' in sources
 
 
-def test_questions_file_gives_one_json_answer_per_line(ingested, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_questions_file_gives_one_json_answer_per_line(
+    ingested: tuple[Path, Path], tmp_path: Path
+) -> None:
     _, data = ingested
     questions = tmp_path / "questions.jsonl"
     questions.write_text(
@@ -104,7 +106,7 @@ def test_questions_file_gives_one_json_answer_per_line(ingested, tmp_path: Path)
     assert bad.returncode == 2 and 'no "question"' in bad.stderr
 
 
-def test_search_modes_and_scopes(ingested) -> None:  # type: ignore[no-untyped-def]
+def test_search_modes_and_scopes(ingested: tuple[Path, Path]) -> None:
     folder, data = ingested
     for mode in ("dense", "lexical", "hybrid"):
         result = run_cited(data, "search", "Zephyr turbine kilowatts", "--mode", mode, "--json")
@@ -122,7 +124,7 @@ def test_search_modes_and_scopes(ingested) -> None:  # type: ignore[no-untyped-d
     assert {Path(h["source"]).name for h in json.loads(scoped.stdout)} == {"memo.docx"}
 
 
-def test_generative_mode_without_a_server_says_what_to_set(ingested) -> None:  # type: ignore[no-untyped-def]
+def test_generative_mode_without_a_server_says_what_to_set(ingested: tuple[Path, Path]) -> None:
     _, data = ingested
     result = run_cited(data, "ask", "When does the archive flood?", "--mode", "generative")
     assert result.returncode == 2
@@ -131,7 +133,9 @@ def test_generative_mode_without_a_server_says_what_to_set(ingested) -> None:  #
     assert neither.returncode == 2 and "QUESTION or --questions" in neither.stderr
 
 
-def test_generative_mode_through_the_cli_against_an_openai_server(ingested) -> None:  # type: ignore[no-untyped-def]
+def test_generative_mode_through_the_cli_against_an_openai_server(
+    ingested: tuple[Path, Path],
+) -> None:
     from tests.openai_stub import Reply, serve
 
     _, data = ingested

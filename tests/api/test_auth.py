@@ -164,7 +164,8 @@ def test_write_keys_ingest_and_delete(server: SimpleNamespace) -> None:
 
 def test_cors_allows_only_the_configured_origin(server: SimpleNamespace) -> None:
     def preflight(origin: str) -> httpx.Response:
-        return server.client.options(
+        client: httpx.Client = server.client
+        return client.options(
             "/v1/ask",
             headers={
                 "Origin": origin,

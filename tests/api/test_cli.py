@@ -12,6 +12,7 @@ import pytest
 from index import WriterLock
 from tests.files import GOOD_FACTS, write_bad_corpus, write_good_corpus
 from tests.helpers.cli import run_cited
+from tests.helpers.fixtures import CliCorpus
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ def corpus(
     return top / "in", top / "data", first
 
 
-def test_first_run_prints_the_summary_and_exits_1(corpus) -> None:  # type: ignore[no-untyped-def]
+def test_first_run_prints_the_summary_and_exits_1(corpus: CliCorpus) -> None:
     _, _, first = corpus
     assert first.returncode == 1, first.stderr
     summary = first.stdout
@@ -46,7 +47,7 @@ def test_first_run_prints_the_summary_and_exits_1(corpus) -> None:  # type: igno
     assert "Traceback" not in first.stderr
 
 
-def test_second_run_reports_everything_unchanged(corpus) -> None:  # type: ignore[no-untyped-def]
+def test_second_run_reports_everything_unchanged(corpus: CliCorpus) -> None:
     folder, data, _ = corpus
     second = run_cited(data, "ingest", str(folder), "--json")
     report = json.loads(second.stdout)
@@ -74,7 +75,7 @@ def test_file_names_that_are_not_utf8_are_ingested_and_reported_as_json(tmp_path
     assert hits[0]["source"].endswith("budget-\\xff.txt")
 
 
-def test_docs_list_show_and_text_agree_on_offsets(corpus) -> None:  # type: ignore[no-untyped-def]
+def test_docs_list_show_and_text_agree_on_offsets(corpus: CliCorpus) -> None:
     _, data, _ = corpus
     listed = json.loads(run_cited(data, "docs", "list", "--json").stdout)
     assert sorted(Path(d["source"]).name for d in listed) == sorted([*GOOD_FACTS, "latin1.txt"])
@@ -90,7 +91,9 @@ def test_docs_list_show_and_text_agree_on_offsets(corpus) -> None:  # type: igno
     assert missing.returncode == 1 and "no document with id" in missing.stderr
 
 
-def test_search_runs_a_file_of_queries_with_the_model_loaded_once(corpus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_search_runs_a_file_of_queries_with_the_model_loaded_once(
+    corpus: CliCorpus, tmp_path: Path
+) -> None:
     _, data, _ = corpus
     queries = tmp_path / "queries.jsonl"
     queries.write_text(
@@ -117,7 +120,7 @@ def test_search_runs_a_file_of_queries_with_the_model_loaded_once(corpus, tmp_pa
     assert both.returncode == 2 and "either a QUERY or --queries FILE" in both.stderr
 
 
-def test_search_then_rm_then_never_found_again(corpus) -> None:  # type: ignore[no-untyped-def]
+def test_search_then_rm_then_never_found_again(corpus: CliCorpus) -> None:
     _, data, _ = corpus
     question = "How often does the lighthouse keeper log the tide?"
     hits = json.loads(run_cited(data, "search", question, "--json").stdout)
@@ -132,14 +135,14 @@ def test_search_then_rm_then_never_found_again(corpus) -> None:  # type: ignore[
     assert rebuilt.returncode == 0 and f"{len(after)} vectors" in rebuilt.stdout
 
 
-def test_another_embedding_model_is_refused(corpus) -> None:  # type: ignore[no-untyped-def]
+def test_another_embedding_model_is_refused(corpus: CliCorpus) -> None:
     _, data, _ = corpus
     refused = run_cited(data, "search", "anything", env={"CITED_EMBEDDING_MODEL": "other/model"})
     assert refused.returncode == 1
     assert "cited reindex --reembed" in refused.stderr and "Traceback" not in refused.stderr
 
 
-def test_second_writer_is_told_to_wait(corpus) -> None:  # type: ignore[no-untyped-def]
+def test_second_writer_is_told_to_wait(corpus: CliCorpus) -> None:
     folder, data, _ = corpus
     with WriterLock(data):
         blocked = run_cited(data, "ingest", str(folder))

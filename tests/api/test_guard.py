@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,9 @@ EVIL = "http://evil.example"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> TestClient:
+def client(tmp_path: Path) -> Iterator[TestClient]:
     with app_client(tmp_path / "data") as client:
-        yield client  # type: ignore[misc]
+        yield client
 
 
 def collections(client: TestClient) -> set[str]:

@@ -198,4 +198,8 @@ def test_openapi_documents_the_routes_with_examples(server: SimpleNamespace) -> 
     assert {"/v1/ask", "/v1/search", "/healthz", "/readyz"} <= set(spec["paths"])
     ask = spec["paths"]["/v1/ask"]["post"]
     assert "exact quote" in ask["description"]
-    assert ask["responses"]["200"]["content"]["application/json"]["example"]["citations"]
+    answer = ask["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer["$ref"] == "#/components/schemas/AnswerOut"
+    contract = spec["components"]["schemas"]["AnswerOut"]
+    assert contract["examples"][0]["citations"][0]["quote"]
+    assert set(contract["required"]) >= {"answer", "abstained", "citations", "sentences"}

@@ -20,7 +20,7 @@ def test_keys_from_the_environment_syntax() -> None:
         ["ask", "delete", "ingest", "read"],
         ["ask"],
     ]
-    assert keys[0].collections is None and keys[2].collections == {"hr", "legal"}
+    assert keys[0].collections is None and keys[2].collections == frozenset({"hr", "legal"})
     checker = Keys(keys)
     assert checker.check("Bearer reader-token-1", "read") is keys[0]
     assert checker.check("bearer  hr-token-3", "ask") is keys[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import KnowledgeBase, ModelMismatchError, Scope, Store
+from index import KnowledgeBase, ModelMismatchError, Scope, SentenceTransformerEmbedder, Store
 from index.vectors import VectorIndex
 from tests.helpers.documents import new_document
 
@@ -41,7 +41,9 @@ def open_kb(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture
-def filled(open_kb: OpenKB, embedder) -> tuple[KnowledgeBase, list[str]]:  # type: ignore[no-untyped-def]
+def filled(
+    open_kb: OpenKB, embedder: SentenceTransformerEmbedder
+) -> tuple[KnowledgeBase, list[str]]:
     kb = open_kb(embedder.model_name)
     batch = [
         (new_document(f"/d/{i}.txt", [fact]), embedder.embed_documents([fact]))
@@ -52,12 +54,14 @@ def filled(open_kb: OpenKB, embedder) -> tuple[KnowledgeBase, list[str]]:  # typ
     return kb, [r.document.id for r in results]
 
 
-def top_text(kb: KnowledgeBase, embedder, question: str) -> str:  # type: ignore[no-untyped-def]
+def top_text(kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, question: str) -> str:
     hits = kb.search(embedder.embed_query(question), 1)
     return hits[0].chunk.text if hits else ""
 
 
-def test_search_finds_the_right_chunk_with_document(filled, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_search_finds_the_right_chunk_with_document(
+    filled: tuple[KnowledgeBase, list[str]], embedder: SentenceTransformerEmbedder
+) -> None:
     kb, _ = filled
     hits = kb.search(embedder.embed_query("how do penguins get through the cold?"), 2)
     assert hits[0].chunk.text == FACTS[1]
@@ -65,7 +69,9 @@ def test_search_finds_the_right_chunk_with_document(filled, embedder) -> None:  
     assert hits[0].score > hits[1].score
 
 
-def test_deleted_document_is_never_returned_again(filled, embedder, open_kb) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_document_is_never_returned_again(
+    filled: tuple[KnowledgeBase, list[str]], embedder: SentenceTransformerEmbedder, open_kb: OpenKB
+) -> None:
     kb, ids = filled
     kb.delete([ids[1]])
     kb.flush()
@@ -80,7 +86,9 @@ def test_deleted_document_is_never_returned_again(filled, embedder, open_kb) -> 
     ]
 
 
-def test_collection_filter_applies_inside_the_vector_search(filled, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_collection_filter_applies_inside_the_vector_search(
+    filled: tuple[KnowledgeBase, list[str]], embedder: SentenceTransformerEmbedder
+) -> None:
     kb, _ = filled
     text = "Emperor penguins breed during the Antarctic winter."
     kb.write(
@@ -98,8 +106,11 @@ def test_collection_filter_applies_inside_the_vector_search(filled, embedder) ->
 
 
 def test_stale_vector_file_is_repaired_from_sql_on_open(
-    filled, embedder, open_kb, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    filled: tuple[KnowledgeBase, list[str]],
+    embedder: SentenceTransformerEmbedder,
+    open_kb: OpenKB,
+    tmp_path: Path,
+) -> None:
     kb, ids = filled
     stale = (tmp_path / "vectors.faiss").read_bytes(), (tmp_path / "vectors.json").read_bytes()
     # SQL moves on (one document deleted, one added) while the saved vector file stays old,
@@ -126,8 +137,12 @@ def test_stale_vector_file_is_repaired_from_sql_on_open(
 
 @pytest.mark.parametrize("damage", ["missing", "garbage"])
 def test_missing_or_corrupt_vector_file_is_rebuilt_without_reembedding(
-    filled, embedder, open_kb, tmp_path, damage
-) -> None:  # type: ignore[no-untyped-def]
+    filled: tuple[KnowledgeBase, list[str]],
+    embedder: SentenceTransformerEmbedder,
+    open_kb: OpenKB,
+    tmp_path: Path,
+    damage: str,
+) -> None:
     kb, _ = filled
     before = {i: kb.vectors().reconstruct(i) for i in kb.store.chunk_ids()}  # type: ignore[union-attr]
     if damage == "missing":
@@ -143,7 +158,9 @@ def test_missing_or_corrupt_vector_file_is_rebuilt_without_reembedding(
         np.testing.assert_array_equal(vectors.reconstruct(chunk_id), vector)
 
 
-def test_rebuild_gives_the_same_search_results(filled, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_rebuild_gives_the_same_search_results(
+    filled: tuple[KnowledgeBase, list[str]], embedder: SentenceTransformerEmbedder
+) -> None:
     kb, _ = filled
     query = embedder.embed_query("bread baking")
     before = [(h.chunk.id, round(h.score, 5)) for h in kb.search(query, 4)]
@@ -151,7 +168,9 @@ def test_rebuild_gives_the_same_search_results(filled, embedder) -> None:  # typ
     assert [(h.chunk.id, round(h.score, 5)) for h in kb.search(query, 4)] == before
 
 
-def test_opening_with_another_model_is_refused_with_the_fix(filled, open_kb) -> None:  # type: ignore[no-untyped-def]
+def test_opening_with_another_model_is_refused_with_the_fix(
+    filled: tuple[KnowledgeBase, list[str]], open_kb: OpenKB
+) -> None:
     other = open_kb("some-org/other-model")
     with pytest.raises(ModelMismatchError) as caught:
         other.vectors()
@@ -161,8 +180,8 @@ def test_opening_with_another_model_is_refused_with_the_fix(filled, open_kb) -> 
 
 
 def test_hnsw_hides_removed_vectors_across_saves_and_compacts(
-    database_url, embedder, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     store = Store(database_url)
     try:
         kb = KnowledgeBase(store, tmp_path / "vectors.faiss", embedder.model_name, "hnsw")
@@ -194,7 +213,9 @@ def test_hnsw_hides_removed_vectors_across_saves_and_compacts(
         store.close()
 
 
-def test_auto_index_kind_follows_the_size(database_url, embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_auto_index_kind_follows_the_size(
+    database_url: str, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     store = Store(database_url)
     try:
         kb = KnowledgeBase(
@@ -218,8 +239,8 @@ def test_auto_index_kind_follows_the_size(database_url, embedder, tmp_path) -> N
         store.close()
 
 
-def test_another_process_writes_become_searchable_without_a_reload(  # type: ignore[no-untyped-def]
-    filled, open_kb, embedder
+def test_another_process_writes_become_searchable_without_a_reload(
+    filled: tuple[KnowledgeBase, list[str]], open_kb: OpenKB, embedder: SentenceTransformerEmbedder
 ) -> None:
     """Two knowledge bases on one store and vector file stand for a server and a `cited
     ingest` process: what one writes or deletes, the other sees after refresh()."""
@@ -250,7 +271,9 @@ def test_another_process_writes_become_searchable_without_a_reload(  # type: ign
     assert added.chunk_ids[0] in server.vectors().ids()  # type: ignore[union-attr]
 
 
-def test_searches_run_while_another_thread_writes(filled, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_searches_run_while_another_thread_writes(
+    filled: tuple[KnowledgeBase, list[str]], embedder: SentenceTransformerEmbedder
+) -> None:
     import threading
 
     kb, _ = filled
@@ -278,4 +301,5 @@ def test_searches_run_while_another_thread_writes(filled, embedder) -> None:  # 
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(kb.vectors()) == len(FACTS) + len(texts)
+    index = kb.vectors()
+    assert index is not None and len(index) == len(FACTS) + len(texts)

@@ -12,7 +12,9 @@ from index.embedder import resolve_model_path
 from index.onnx_fast import OnnxEncoder
 
 
-def test_fast_path_matches_torch_and_is_cached(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_fast_path_matches_torch_and_is_cached(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
     fast = SentenceTransformerEmbedder(fast_path_dir=tmp_path / "models")
     question = "How long is the rye sourdough fermented before baking?"
     sentences = ["The bakery opens at six.", "Its rye sourdough is fermented for 36 hours."]
@@ -33,7 +35,9 @@ def test_fast_path_matches_torch_and_is_cached(tmp_path: Path, embedder) -> None
     assert list((tmp_path / "models").iterdir()) == [exported]  # no temp files left
 
 
-def test_concurrent_runs_give_the_same_vectors(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_runs_give_the_same_vectors(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
     """Runs that overlap go to the one-thread session; their vectors must not change."""
     from concurrent.futures import ThreadPoolExecutor
 

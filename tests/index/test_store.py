@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -21,11 +22,12 @@ DIM = 8
 
 def vectors(n: int, seed: int = 0) -> np.ndarray:
     matrix = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    normalized: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return normalized
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
+def store(database_url: str) -> Iterator[Store]:
     opened = Store(database_url)
     yield opened
     opened.close()

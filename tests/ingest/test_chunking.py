@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
+from index import NewChunk
 from index.embedder import HFTokenizer, resolve_model_path
 from index.errors import ConfigError
 from ingest.chunking import Chunker
@@ -65,8 +66,8 @@ def elements_of(text: str) -> list[Element]:
 
 
 def check_invariants(
-    text: str, chunks, tokenizer: HFTokenizer, max_tokens: int, overlap: int
-) -> None:  # type: ignore[no-untyped-def]
+    text: str, chunks: list[NewChunk], tokenizer: HFTokenizer, max_tokens: int, overlap: int
+) -> None:
     if not any(end > start for start, end in tokenizer.offsets(text)):
         assert chunks == []  # nothing the model could read (blank, or only zero-width characters)
         return

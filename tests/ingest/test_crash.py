@@ -153,7 +153,8 @@ def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Pa
 
 def parser_processes(pid: int) -> list[psutil.Process]:
     try:
-        return psutil.Process(pid).children(recursive=True)
+        children: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+        return children
     except psutil.NoSuchProcess:
         return []
 
@@ -161,7 +162,7 @@ def parser_processes(pid: int) -> list[psutil.Process]:
 def running(process: psutil.Process) -> bool:
     """Alive and not a zombie (an exited child whose parent, here init, has not reaped it)."""
     try:
-        return process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from index import KnowledgeBase, Store, WriterLock, WriterLockedError
+from index import KnowledgeBase, SentenceTransformerEmbedder, Store, WriterLock, WriterLockedError
 from ingest import Ingestor, IngestReport, ParseLimits
 from ingest.discover import Candidate
 from tests.files import (
@@ -26,14 +26,16 @@ Run = Callable[..., IngestReport]
 
 
 @pytest.fixture
-def kb(database_url: str, tmp_path: Path, embedder) -> Iterator[KnowledgeBase]:  # type: ignore[no-untyped-def]
+def kb(
+    database_url: str, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> Iterator[KnowledgeBase]:
     store = Store(database_url)
     yield KnowledgeBase(store, tmp_path / "data" / "vectors.faiss", embedder.model_name)
     store.close()
 
 
 @pytest.fixture
-def run(kb: KnowledgeBase, embedder) -> Run:  # type: ignore[no-untyped-def]
+def run(kb: KnowledgeBase, embedder: SentenceTransformerEmbedder) -> Run:
     def run_once(*paths: Path, prune: bool = False, collection: str = "default") -> IngestReport:
         ingestor = Ingestor(
             kb, embedder, max_file_bytes=2 * 2**20, parse_workers=1, chunk_tokens=128
@@ -47,14 +49,14 @@ def by_name(report: IngestReport) -> dict[str, tuple[str, str | None]]:
     return {Path(o.source).name: (o.status, o.reason) for o in report.outcomes}
 
 
-def top_hit(kb: KnowledgeBase, embedder, question: str) -> str:  # type: ignore[no-untyped-def]
+def top_hit(kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, question: str) -> str:
     hits = kb.search(embedder.embed_query(question), 1)
     return hits[0].chunk.text if hits else ""
 
 
 def test_bad_files_are_reported_and_good_ones_ingested(
-    run: Run, kb: KnowledgeBase, embedder, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    run: Run, kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     facts = write_good_corpus(tmp_path / "in")
     expected_failures = write_bad_corpus(tmp_path / "in" / "bad")
     more = tmp_path / "in" / "more"  # every other format, through the real parser processes
@@ -110,8 +112,8 @@ def test_second_run_parses_and_embeds_nothing(run: Run, kb: KnowledgeBase, tmp_p
 
 
 def test_changed_file_replaces_its_chunks(
-    run: Run, kb: KnowledgeBase, embedder, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    run: Run, kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     note = folder / "note.txt"
@@ -188,8 +190,8 @@ def test_a_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_files_that_stall_a_parser_fail_at_the_deadline_and_the_batch_goes_on(
-    kb: KnowledgeBase, embedder, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     folder = tmp_path / "in"
     write_stalling_files(folder)
     (folder / "ferry.md").write_text("# Ferry\n\nThe last ferry to Vigra leaves at 23:40.\n")
@@ -205,8 +207,8 @@ def test_files_that_stall_a_parser_fail_at_the_deadline_and_the_batch_goes_on(
 
 
 def test_a_text_with_nul_bytes_is_stored_on_every_database(
-    run: Run, kb: KnowledgeBase, embedder, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    run: Run, kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     filler = "The harbour log records calm weather on most days of the season.\n" * 150
@@ -219,8 +221,8 @@ def test_a_text_with_nul_bytes_is_stored_on_every_database(
 
 
 def test_a_document_the_database_refuses_fails_alone(
-    kb: KnowledgeBase, embedder, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     names = {
@@ -244,8 +246,8 @@ def test_a_document_the_database_refuses_fails_alone(
 
 
 def test_content_is_judged_by_its_bytes_not_its_name(
-    run: Run, kb: KnowledgeBase, embedder, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    run: Run, kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "report.txt").write_bytes(make_pdf([["The pier opens at dawn."]]))

@@ -9,22 +9,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import ConfigError, IndexState, KnowledgeBase, Scope, Store
+from index import ConfigError, IndexState, KnowledgeBase, Scope, SentenceTransformerEmbedder, Store
 from retrieve import CrossEncoderReranker, Retriever
 from tests.corpus import QUESTIONS
 from tests.helpers.documents import new_document
+from tests.helpers.fixtures import AnswerKb
 from tests.models import tiny_bert
 
 
 @pytest.fixture(scope="module")
-def retriever(answer_kb, embedder) -> Retriever:  # type: ignore[no-untyped-def]
+def retriever(answer_kb: AnswerKb, embedder: SentenceTransformerEmbedder) -> Retriever:
     return Retriever(answer_kb[0], embedder)
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
 def test_every_mode_finds_the_answering_document(
-    answer_kb, retriever: Retriever, mode: str
-) -> None:  # type: ignore[no-untyped-def]
+    answer_kb: AnswerKb, retriever: Retriever, mode: str
+) -> None:
     store = answer_kb[0].store
     top1 = 0
     for question, (name, phrase) in QUESTIONS.items():
@@ -45,12 +46,12 @@ def test_hybrid_passages_carry_both_ranks_and_fused_order(retriever: Retriever) 
     assert len({p.chunk_id for p in passages}) == len(passages)
 
 
-def test_scopes_apply_inside_both_searches(answer_kb, retriever: Retriever) -> None:  # type: ignore[no-untyped-def]
+def test_scopes_apply_inside_both_searches(answer_kb: AnswerKb, retriever: Retriever) -> None:
     kb, _, folder = answer_kb
     bakery = next(d for d in kb.store.list_documents() if d.source.endswith("bakery.txt"))
     question = "When was the Port of Kelling founded?"  # answered by harbour.md only
     for mode in ("dense", "lexical", "hybrid"):
-        only = retriever.search(question, 5, mode, Scope(document_ids=(bakery.id,)))  # type: ignore[arg-type]
+        only = retriever.search(question, 5, mode, Scope(document_ids=(bakery.id,)))
         if mode != "lexical":  # no bakery word matches the question: lexical finds nothing
             assert only, mode
         assert {p.document_id for p in only} <= {bakery.id}
@@ -65,7 +66,9 @@ def test_scopes_apply_inside_both_searches(answer_kb, retriever: Retriever) -> N
     assert retriever.search(question, 5, "hybrid", Scope(collection="default"))
 
 
-def test_a_deleted_document_is_never_retrieved(database_url: str, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_deleted_document_is_never_retrieved(
+    database_url: str, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     store = Store(database_url)
     try:
         kb = KnowledgeBase(store, tmp_path / "vectors.faiss", embedder.model_name)
@@ -85,15 +88,15 @@ def test_a_deleted_document_is_never_retrieved(database_url: str, embedder, tmp_
         assert retriever.search("Pellow quarry slate", 3)[0].document_id == written[0].document.id
         kb.delete([written[0].document.id])
         for mode in ("dense", "lexical", "hybrid"):
-            found = retriever.search("Pellow quarry slate closed 1968", 3, mode)  # type: ignore[arg-type]
+            found = retriever.search("Pellow quarry slate closed 1968", 3, mode)
             assert written[0].document.id not in {p.document_id for p in found}, mode
     finally:
         store.close()
 
 
 def test_bad_retriever_settings_and_questions_are_named(
-    answer_kb, embedder, retriever: Retriever
-) -> None:  # type: ignore[no-untyped-def]
+    answer_kb: AnswerKb, embedder: SentenceTransformerEmbedder, retriever: Retriever
+) -> None:
     with pytest.raises(ConfigError, match="CITED_SEARCH_MODE"):
         Retriever(answer_kb[0], embedder, mode="fuzzy")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="CITED_DENSE_WEIGHT"):
@@ -116,7 +119,9 @@ def build_tiny_cross_encoder(folder: Path) -> Path:
     return out
 
 
-def test_cross_encoder_reranks_the_fused_candidates(answer_kb, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cross_encoder_reranks_the_fused_candidates(
+    answer_kb: AnswerKb, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     reranker = CrossEncoderReranker(str(build_tiny_cross_encoder(tmp_path)))
     retriever = Retriever(answer_kb[0], embedder, reranker=reranker, rerank_candidates=8)
     question = "When is honey harvested?"
@@ -132,7 +137,9 @@ def test_cross_encoder_reranks_the_fused_candidates(answer_kb, embedder, tmp_pat
         CrossEncoderReranker(str(tmp_path / "missing-model")).scores("q", ["t"])
 
 
-def test_mmr_option_picks_the_most_similar_candidate_first(answer_kb, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_mmr_option_picks_the_most_similar_candidate_first(
+    answer_kb: AnswerKb, embedder: SentenceTransformerEmbedder
+) -> None:
     # MMR chooses among 3 * top_k fused candidates, the most similar one first.
     candidates = Retriever(answer_kb[0], embedder).search("bees honey hives", 9)
     diverse = Retriever(answer_kb[0], embedder, mmr_lambda=0.5).search("bees honey hives", 3)
@@ -152,8 +159,8 @@ class CountingStore(Store):
 
 
 def test_a_question_reads_the_store_generation_once(
-    database_url: str, embedder, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
     store = CountingStore(database_url)
     try:
         kb = KnowledgeBase(store, tmp_path / "vectors.faiss", embedder.model_name)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.web.browser import Tab
 
@@ -80,7 +80,7 @@ def test_upload_list_ask_delete_and_never_cited_again(tab: Tab) -> None:
 def test_an_upload_over_the_limit_says_so(tab: Tab) -> None:
     tab.page.set_input_files(
         "#file-input",
-        files=[{"name": "huge.txt", "mimeType": "text/plain", "buffer": b"word " * 300_000}],
+        files=[FilePayload(name="huge.txt", mimeType="text/plain", buffer=b"word " * 300_000)],
     )
     outcome = finished_upload(tab.page)
     assert "huge.txt could not be uploaded: Too large" in outcome and "1 MB" in outcome
@@ -98,7 +98,7 @@ def test_a_new_collection_is_picked_filled_and_asked_alone(tab: Tab) -> None:
     try:
         page.set_input_files(
             "#file-input",
-            files=[{"name": "heron.txt", "mimeType": "text/plain", "buffer": HERON.encode()}],
+            files=[FilePayload(name="heron.txt", mimeType="text/plain", buffer=HERON.encode())],
         )
         assert "heron.txt: added" in finished_upload(page)
         page.locator(".doc", has_text="Heron log").wait_for()
@@ -138,7 +138,7 @@ def test_a_slow_upload_shows_its_progress(tab: Tab) -> None:
     try:
         page.set_input_files(
             "#file-input",
-            files=[{"name": "kestrels.txt", "mimeType": "text/plain", "buffer": text.encode()}],
+            files=[FilePayload(name="kestrels.txt", mimeType="text/plain", buffer=text.encode())],
         )
         assert "kestrels.txt: added" in finished_upload(page)
     finally:
@@ -160,7 +160,7 @@ def test_a_quote_from_a_document_changed_since_the_answer_is_shown_alone(tab: Ta
     def upload(text: str) -> None:
         page.set_input_files(
             "#file-input",
-            files=[{"name": "tern.txt", "mimeType": "text/plain", "buffer": text.encode()}],
+            files=[FilePayload(name="tern.txt", mimeType="text/plain", buffer=text.encode())],
         )
         outcome = finished_upload(page)
         assert "tern.txt: added" in outcome or "tern.txt: updated" in outcome
