@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,10 +10,10 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.api.server import running_server
 from tests.helpers.cli import run_cited
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, Tab, new_tab
 from tests.web.corpus import write_web_corpus
+from tests.web.serving import serve_corpus
 
 
 @pytest.fixture(scope="session")
@@ -38,17 +37,6 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_cited(top / "data", "ingest", str(folder))
     assert result.returncode == 0, result.stderr
     return top
-
-
-def serve_corpus(
-    ingested: Path, top: Path, env: dict[str, str] | None = None
-) -> Iterator[SimpleNamespace]:
-    """`cited serve` on a copy of the ingested corpus: no API keys unless `env` sets them,
-    uploads up to 1 MB."""
-    shutil.copytree(ingested / "data", top / "data")
-    env = {"CITED_UPLOAD_MAX_MB": "1", **(env or {})}
-    with running_server(top / "data", top / "server.log", env=env) as base:
-        yield SimpleNamespace(base=base, folder=ingested / "in", log=top / "server.log", env=env)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.web.browser import Tab, new_tab
-from tests.web.conftest import serve_corpus
+from tests.web.serving import serve_corpus
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.openai_stub import Reply, Stub, serve
 from tests.web.browser import Tab, new_tab
-from tests.web.conftest import serve_corpus
+from tests.web.serving import serve_corpus
 
 pytestmark = pytest.mark.slow
 
