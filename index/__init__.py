@@ -15,7 +15,7 @@ from index.errors import (
 )
 from index.knowledge import KnowledgeBase, Repair
 from index.lock import SharedWriterLock, WriterLock
-from index.store import Store, WriteResult
+from index.store import Store
 from index.types import (
     Chunk,
     CollectionInfo,
@@ -27,6 +27,7 @@ from index.types import (
     Scope,
     ScoredChunk,
 )
+from index.writing import WriteResult
 
 __all__ = [
     "DEFAULT_MODEL",

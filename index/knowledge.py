@@ -30,9 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import ConfigError, ModelMismatchError, NotFoundError
-from index.store import Store, WriteResult, mismatch_message
+from index.store import Store, mismatch_message
 from index.types import Chunk, Document, KnownDocument, NewDocument, Scope, ScoredChunk
 from index.vectors import HnswParams, Kind, KindChoice, VectorHeader, VectorIndex
+from index.writing import WriteResult
 
 log = logging.getLogger(__name__)
 

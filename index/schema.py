@@ -10,9 +10,11 @@ deleted id can never come back with another vector. The lexical index is not dec
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -27,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from index.types import NewDocument
+from index.types import Document, NewDocument
 
 SCHEMA_VERSION = 1
 
@@ -137,3 +139,58 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [s for item in value for s in _strings(item)]
     return []
+
+
+# The document columns a Document is built from, in the order queries select them.
+DOCUMENT_COLUMNS = (
+    "id",
+    "source",
+    "title",
+    "content_hash",
+    "file_type",
+    "size_bytes",
+    "n_chunks",
+    "created_at",
+    "updated_at",
+    "meta",
+)
+
+
+def document_from(values: Mapping[str, Any], collection: str, n_chars: int) -> Document:
+    """The one way a Document is built: from its row's values (DOCUMENT_COLUMNS)."""
+    return Document(
+        id=values["id"],
+        collection=collection,
+        source=values["source"],
+        title=values["title"],
+        content_hash=values["content_hash"],
+        file_type=values["file_type"],
+        size_bytes=values["size_bytes"],
+        n_chunks=values["n_chunks"],
+        n_chars=n_chars,
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
+        metadata=dict(values["meta"] or {}),
+    )
+
+
+def document_of(row: DocumentRow, n_chars: int) -> Document:
+    """The Document of a loaded row (its collection loaded with it)."""
+    values = {name: getattr(row, name) for name in DOCUMENT_COLUMNS}
+    return document_from(values, row.collection.name, n_chars)
+
+
+# Embeddings are stored as little-endian float32 bytes, one row per chunk.
+EMBEDDING_DTYPE = "<f4"
+
+
+def embedding_blobs(matrix: np.ndarray) -> list[bytes]:
+    """Each row of `matrix` as the bytes the `embedding` column holds."""
+    rows = np.ascontiguousarray(matrix, dtype=EMBEDDING_DTYPE)
+    return [row.tobytes() for row in rows]
+
+
+def embedding_matrix(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
+    """The float32 matrix of stored embeddings, one row a blob."""
+    matrix = np.frombuffer(b"".join(blobs), dtype=EMBEDDING_DTYPE)
+    return matrix.reshape(len(blobs), dimension).astype(np.float32, copy=False)

@@ -9,22 +9,15 @@ so readers in other processes can tell that something changed.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from sqlalchemy import (
-    Engine,
     Select,
-    create_engine,
     delete,
-    event,
     func,
-    insert,
     select,
     text,
     update,
@@ -32,11 +25,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
 
-from index import lexical
+from index import lexical, writing
+from index.engine import make_engine
 from index.errors import (
-    ConfigError,
     ConflictError,
     ModelMismatchError,
     NotFoundError,
@@ -45,13 +37,17 @@ from index.errors import (
 )
 from index.names import check_collection_name
 from index.schema import (
+    DOCUMENT_COLUMNS,
     SCHEMA_VERSION,
     Base,
     ChunkRow,
     CollectionRow,
     DocumentRow,
     IndexStateRow,
-    unstorable,
+    document_from,
+    document_of,
+    embedding_blobs,
+    embedding_matrix,
     utcnow,
 )
 from index.types import (
@@ -63,52 +59,9 @@ from index.types import (
     NewDocument,
     Scope,
 )
+from index.writing import WriteResult
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    document: Document
-    status: Literal["added", "updated"]
-    removed_chunk_ids: tuple[int, ...]
-    chunk_ids: tuple[int, ...]
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get WAL, foreign keys and a busy timeout."""
-    try:
-        parsed = make_url(url)
-    except Exception as exc:  # sqlalchemy raises ArgumentError and ValueError subclasses
-        raise ConfigError(
-            f"database URL {url!r} is not valid ({exc}); expected e.g. "
-            "sqlite:///data/cited.db or postgresql+psycopg://user:pw@host/db"
-        ) from exc
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database in ("", ":memory:"):
-            engine = create_engine(
-                url, connect_args={"check_same_thread": False}, poolclass=StaticPool
-            )
-        else:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
-    raise ConfigError(
-        f"database backend {parsed.get_backend_name()!r} is not supported; use sqlite or postgresql"
-    )
 
 
 def _in_collections(
@@ -120,23 +73,6 @@ def _in_collections(
     if collections is not None:
         query = query.where(CollectionRow.name.in_(sorted(collections)))
     return query
-
-
-def _document(row: DocumentRow, n_chars: int) -> Document:
-    return Document(
-        id=row.id,
-        collection=row.collection.name,
-        source=row.source,
-        title=row.title,
-        content_hash=row.content_hash,
-        file_type=row.file_type,
-        size_bytes=row.size_bytes,
-        n_chunks=row.n_chunks,
-        n_chars=n_chars,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        metadata=dict(row.meta or {}),
-    )
 
 
 def _chunk(row: ChunkRow) -> Chunk:
@@ -341,7 +277,7 @@ class Store:
             query = (
                 query.order_by(CollectionRow.name, DocumentRow.source).limit(limit).offset(offset)
             )
-            return [_document(row, n) for row, n in session.execute(query)]
+            return [document_of(row, n) for row, n in session.execute(query)]
 
     def get_document(self, document_id: str) -> Document:
         with self._sessions() as session:
@@ -354,7 +290,7 @@ class Store:
                 raise NotFoundError(
                     f"no document with id {document_id!r}; `cited docs list` shows them"
                 )
-            return _document(found[0], found[1])
+            return document_of(found[0], found[1])
 
     def document_text(self, document_id: str) -> str:
         with self._sessions() as session:
@@ -378,136 +314,26 @@ class Store:
         self, batch: Sequence[tuple[NewDocument, np.ndarray]], model: str, dimension: int
     ) -> list[WriteResult]:
         """Add or replace documents (by collection and source) with their chunks and chunk
-        embeddings (one row per chunk), all in one transaction.
+        embeddings (one row per chunk), all in one transaction (index/writing.py: the steps).
 
         Set-based: a handful of statements per batch, not per document, because ingestion
         writes thousands of small documents and per-row ORM work showed up in bench/ingest.py.
         """
-        keys = [(new.collection, new.source) for new, _ in batch]
-        if len(set(keys)) != len(keys):
-            raise ValueError("a write batch names the same (collection, source) twice")
-        for new, embeddings in batch:
-            if embeddings.shape != (len(new.chunks), dimension):
-                raise ValueError(
-                    f"{new.source}: {embeddings.shape} embeddings for {len(new.chunks)} chunks"
-                )
+        writing.check_batch(batch, dimension)
         if not batch:
             return []
-        for new, _ in batch:
-            problem = unstorable(new)
-            if problem is not None:
-                raise RejectedError(f"the document {new.source!r} cannot be stored: {problem}")
         now = utcnow()
         with self._transaction() as session:
             self._claim_model(session, model, dimension)
             collection_ids = {
                 name: self._collection_id(session, name, create=True)
-                for name in {k[0] for k in keys}
+                for name in {new.collection for new, _ in batch}
             }
-            existing: dict[tuple[str, str], tuple[str, Any]] = {}
-            for name, collection_id in collection_ids.items():
-                sources = [source for c, source in keys if c == name]
-                for i in range(0, len(sources), 500):
-                    rows = session.execute(
-                        select(DocumentRow.source, DocumentRow.id, DocumentRow.created_at).where(
-                            DocumentRow.collection_id == collection_id,
-                            DocumentRow.source.in_(sources[i : i + 500]),
-                        )
-                    )
-                    existing.update(
-                        {(name, src): (doc_id, created) for src, doc_id, created in rows}
-                    )
-            old_ids = [doc_id for doc_id, _ in existing.values()]
-            removed: dict[str, list[int]] = {doc_id: [] for doc_id in old_ids}
-            if old_ids:
-                for chunk_id, doc_id in session.execute(
-                    select(ChunkRow.id, ChunkRow.document_id).where(
-                        ChunkRow.document_id.in_(old_ids)
-                    )
-                ):
-                    removed[doc_id].append(chunk_id)
-                session.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(old_ids)))
-            documents: list[Document] = []
-            rows_new: list[dict[str, Any]] = []
-            rows_old: list[dict[str, Any]] = []
-            for new, _ in batch:
-                found = existing.get((new.collection, new.source))
-                doc_id, created = found if found else (uuid.uuid4().hex, now)
-                values = {
-                    "collection_id": collection_ids[new.collection],
-                    "title": new.title[:1000],
-                    "content_hash": new.content_hash,
-                    "file_type": new.file_type,
-                    "size_bytes": new.size_bytes,
-                    "n_chunks": len(new.chunks),
-                    "text": new.text,
-                    "meta": dict(new.metadata),
-                    "updated_at": now,
-                }
-                if found:
-                    rows_old.append({"id": doc_id, **values})
-                else:
-                    rows_new.append(
-                        {"id": doc_id, "source": new.source, "created_at": now, **values}
-                    )
-                documents.append(
-                    Document(
-                        id=doc_id,
-                        collection=new.collection,
-                        source=new.source,
-                        title=new.title[:1000],
-                        content_hash=new.content_hash,
-                        file_type=new.file_type,
-                        size_bytes=new.size_bytes,
-                        n_chunks=len(new.chunks),
-                        n_chars=len(new.text),
-                        created_at=created,
-                        updated_at=now,
-                        metadata=dict(new.metadata),
-                    )
-                )
-            if rows_new:
-                session.execute(insert(DocumentRow), rows_new)
-            if rows_old:
-                session.execute(update(DocumentRow), rows_old)
-            chunk_rows: list[dict[str, Any]] = []
-            for document, (new, embeddings) in zip(documents, batch, strict=True):
-                vectors = np.ascontiguousarray(embeddings, dtype="<f4")
-                chunk_rows.extend(
-                    {
-                        "document_id": document.id,
-                        "ordinal": i,
-                        "start": chunk.start,
-                        "end": chunk.end,
-                        "page": chunk.page,
-                        "section": chunk.section[:1000] if chunk.section else None,
-                        "n_tokens": chunk.n_tokens,
-                        "text": chunk.text,
-                        "embedding": vectors[i].tobytes(),
-                    }
-                    for i, chunk in enumerate(new.chunks)
-                )
-            ids = list(
-                session.scalars(
-                    insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True),
-                    chunk_rows,
-                )
-            )
-        results = []
-        offset = 0
-        for document in documents:
-            chunk_ids = tuple(ids[offset : offset + document.n_chunks])
-            offset += document.n_chunks
-            old = existing.get((document.collection, document.source))
-            results.append(
-                WriteResult(
-                    document,
-                    "updated" if old else "added",
-                    tuple(removed.get(old[0], ())) if old else (),
-                    chunk_ids,
-                )
-            )
-        return results
+            existing = writing.existing_documents(session, batch, collection_ids)
+            removed = writing.drop_chunks(session, [doc_id for doc_id, _ in existing.values()])
+            documents = writing.upsert_documents(session, batch, existing, collection_ids, now)
+            chunk_ids = writing.insert_chunks(session, documents, batch)
+        return writing.results(documents, existing, removed, chunk_ids)
 
     def delete_documents(self, document_ids: Sequence[str]) -> list[int]:
         """Delete documents and their chunks in one transaction; returns the removed chunk ids.
@@ -582,16 +408,8 @@ class Store:
                 c.n_tokens,
                 c.page,
                 c.section,
-                d.source,
-                d.title,
-                d.content_hash,
-                d.file_type,
-                d.size_bytes,
-                d.n_chunks,
+                *(getattr(d, name) for name in DOCUMENT_COLUMNS),
                 func.length(d.text),
-                d.created_at,
-                d.updated_at,
-                d.meta,
                 CollectionRow.name,
             )
             .join(d, d.id == c.document_id)
@@ -600,23 +418,14 @@ class Store:
         )
         found: dict[int, tuple[Chunk, Document]] = {}
         documents: dict[str, Document] = {}
+        after = 9 + len(DOCUMENT_COLUMNS)
         with self._sessions() as session:
             for row in session.execute(query):
                 document = documents.get(row[1])
                 if document is None:
-                    document = documents[row[1]] = Document(
-                        id=row[1],
-                        collection=row[19],
-                        source=row[9],
-                        title=row[10],
-                        content_hash=row[11],
-                        file_type=row[12],
-                        size_bytes=row[13],
-                        n_chunks=row[14],
-                        n_chars=row[15],
-                        created_at=row[16],
-                        updated_at=row[17],
-                        metadata=dict(row[18] or {}),
+                    values = dict(zip(DOCUMENT_COLUMNS, row[9:after], strict=True))
+                    document = documents[row[1]] = document_from(
+                        values, collection=row[after + 1], n_chars=row[after]
                     )
                 found[row[0]] = (Chunk(*row[:9]), document)
         return found
@@ -649,8 +458,7 @@ class Store:
     @staticmethod
     def _matrix(rows: Sequence[Any], dimension: int) -> tuple[np.ndarray, np.ndarray]:
         ids = np.array([row[0] for row in rows], dtype=np.int64)
-        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
-        return ids, matrix.reshape(len(rows), dimension).astype(np.float32, copy=False)
+        return ids, embedding_matrix([row[1] for row in rows], dimension)
 
     def reembed(
         self,
@@ -665,14 +473,15 @@ class Store:
         total = 0
         with self._transaction() as session:
             for rows in self._pages(session, ChunkRow.text, batch=batch):
-                vectors = np.ascontiguousarray(embed([r[1] for r in rows]), dtype="<f4")
+                vectors = embed([r[1] for r in rows])
                 if vectors.shape != (len(rows), dimension):
                     raise ValueError(
                         f"expected {(len(rows), dimension)} embeddings, got {vectors.shape}"
                     )
+                blobs = embedding_blobs(vectors)
                 session.execute(
                     update(ChunkRow),
-                    [{"id": r[0], "embedding": vectors[n].tobytes()} for n, r in enumerate(rows)],
+                    [{"id": r[0], "embedding": blobs[n]} for n, r in enumerate(rows)],
                 )
                 total += len(rows)
             session.execute(
