@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from answer import QuestionAnswerer
+from answer import ANSWER_MODES, AnswerMode, QuestionAnswerer
 from index import SentenceTransformerEmbedder
 from tests.answer.helpers import assert_contract, make_qa
 from tests.corpus import ABSENT, QUESTIONS
@@ -59,12 +59,12 @@ def qa(
     made.close()
 
 
-@pytest.mark.parametrize("mode", ["extractive", "generative"])
+@pytest.mark.parametrize("mode", ANSWER_MODES)
 def test_invariants_hold_for_every_answer(
-    answer_kb: AnswerKb, qa: QuestionAnswerer, mode: str
+    answer_kb: AnswerKb, qa: QuestionAnswerer, mode: AnswerMode
 ) -> None:
     for question in [*QUESTIONS, *ABSENT]:
-        answer = qa.ask(question, mode=mode)  # type: ignore[arg-type]
+        answer = qa.ask(question, mode=mode)
         assert answer.mode == mode and answer.question == question
         assert_contract(answer.to_dict(), answer_kb[0])
 

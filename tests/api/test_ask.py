@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,10 +24,11 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return top / "in", top / "data"
 
 
-def ask_json(data: Path, *args: str) -> dict:  # type: ignore[type-arg]
+def ask_json(data: Path, *args: str) -> dict[str, Any]:
     result = run_cited(data, "ask", *args, "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    answer: dict[str, Any] = json.loads(result.stdout)
+    return answer
 
 
 def document_text(data: Path, document_id: str) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from index import ConfigError, IndexState, KnowledgeBase, Scope, SentenceTransformerEmbedder, Store
-from retrieve import CrossEncoderReranker, Retriever
+from retrieve import MODES, CrossEncoderReranker, Mode, Retriever
 from tests.corpus import QUESTIONS
 from tests.helpers.documents import new_document
 from tests.helpers.fixtures import AnswerKb
@@ -22,14 +22,14 @@ def retriever(answer_kb: AnswerKb, embedder: SentenceTransformerEmbedder) -> Ret
     return Retriever(answer_kb[0], embedder)
 
 
-@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+@pytest.mark.parametrize("mode", MODES)
 def test_every_mode_finds_the_answering_document(
-    answer_kb: AnswerKb, retriever: Retriever, mode: str
+    answer_kb: AnswerKb, retriever: Retriever, mode: Mode
 ) -> None:
     store = answer_kb[0].store
     top1 = 0
     for question, (name, phrase) in QUESTIONS.items():
-        passages = retriever.search(question, 3, mode)  # type: ignore[arg-type]
+        passages = retriever.search(question, 3, mode)
         assert passages, question
         assert name in [Path(p.source).name for p in passages], (mode, question)
         top1 += Path(passages[0].source).name == name and phrase in passages[0].text

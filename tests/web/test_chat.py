@@ -4,6 +4,8 @@ cited quote highlighted in its passage, exactly the citation's quote."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from playwright.sync_api import expect
 
@@ -14,7 +16,7 @@ from tests.web.corpus import WEB_QUESTIONS
 pytestmark = pytest.mark.slow
 
 
-def chips_match_the_citations(tab: Tab, contract: dict) -> None:  # type: ignore[type-arg]
+def chips_match_the_citations(tab: Tab, contract: dict[str, Any]) -> None:
     chips = tab.settled().locator(".verified .chip")
     markers = sum(len(s["citations"]) for s in contract["sentences"])
     assert chips.count() == markers > 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import FilePayload, Page, expect
@@ -42,7 +43,7 @@ def finished_upload(page: Page) -> str:
     return upload.text_content() or ""
 
 
-def cites(contract: dict, name: str) -> bool:  # type: ignore[type-arg]
+def cites(contract: dict[str, Any], name: str) -> bool:
     return any(Path(c["source"]).name == name for c in contract["citations"])
 
 
