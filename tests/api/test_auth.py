@@ -51,7 +51,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace
     env = {
         "CITED_API_KEYS": f"{READ}:ask,read; {ADMIN}; {HR}:ask,read:hr",
         "CITED_API_KEYS_FILE": str(keys_file),
-        "CITED_CORS_ORIGINS": "https://intranet.example",
     }
     with (
         running_server(top / "data", top / "server.log", env, ready="/healthz") as base,
@@ -160,25 +159,6 @@ def test_write_keys_ingest_and_delete(server: SimpleNamespace) -> None:
     assert client.delete("/v1/collections/scratch", headers=bearer(FILE_KEY)).status_code == 403
     deleted = client.delete("/v1/collections/scratch", headers=bearer(ADMIN))
     assert deleted.status_code == 200 and deleted.json()["documents"] == 1
-
-
-def test_cors_allows_only_the_configured_origin(server: SimpleNamespace) -> None:
-    def preflight(origin: str) -> httpx.Response:
-        client: httpx.Client = server.client
-        return client.options(
-            "/v1/ask",
-            headers={
-                "Origin": origin,
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization,content-type",
-            },
-        )
-
-    allowed = preflight("https://intranet.example")
-    assert allowed.status_code == 200
-    assert allowed.headers["access-control-allow-origin"] == "https://intranet.example"
-    refused = preflight("https://evil.example")
-    assert "access-control-allow-origin" not in refused.headers
 
 
 def test_serve_refuses_a_public_address_without_keys(

@@ -71,3 +71,25 @@ def test_middleware_answers_in_the_same_shape(tmp_path: Path) -> None:
         wrong_host = TestClient(client.app, base_url="http://rebind.example").get("/healthz")
         assert wrong_host.status_code == 400
         assert wrong_host.json()["error"]["code"] == errors.HostNotAllowed.code
+
+
+def test_bad_requests_are_json_with_a_code_and_a_message(tmp_path: Path) -> None:
+    cases = [
+        ({"question": ""}, 422, "question"),
+        ({"question": "bees?", "top_k": 0}, 422, "top_k"),
+        ({"question": "bees?", "mode": "poetic"}, 422, "mode"),
+        ({"question": "bees?", "colour": "red"}, 422, "colour"),
+        ({"question": "   "}, 400, "empty"),
+    ]
+    with app_client(tmp_path / "data") as client:
+        for body, status, word in cases:
+            response = client.post("/v1/ask", json=body)
+            assert response.status_code == status, (body, response.text)
+            problem = response.json()["error"]
+            assert problem["code"] and word in problem["message"], problem
+        broken = client.post(
+            "/v1/ask", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        assert broken.status_code == 422 and broken.json()["error"]["code"] == "invalid_request"
+        missing = client.get("/v1/nothing-here")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"

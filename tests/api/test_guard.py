@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -102,3 +103,23 @@ def test_with_keys_a_forged_request_has_no_key_and_a_public_bind_answers_any_hos
         assert forged.status_code == 401
         key = {"Authorization": "Bearer s3cret-key-for-tests", "Host": "cited.example.org"}
         assert client.post("/v1/collections", json={"name": "x"}, headers=key).status_code == 201
+
+
+def test_cors_allows_only_the_configured_origin(tmp_path: Path) -> None:
+    with app_client(tmp_path / "data", cors_origins="https://intranet.example") as client:
+
+        def preflight(origin: str) -> Any:
+            return client.options(
+                "/v1/ask",
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization,content-type",
+                },
+            )
+
+        allowed = preflight("https://intranet.example")
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://intranet.example"
+        refused = preflight("https://evil.example")
+        assert "access-control-allow-origin" not in refused.headers
