@@ -7,9 +7,10 @@ and the workers' lives tied to the process that started them.
 
 A worker parses one file at a time, so a file that hangs, crashes its parser or eats its
 memory is known exactly: it fails with a reason naming the limit and its setting, and only
-that worker is replaced. The deadline is wall-clock from the moment a worker takes the file
-and is enforced from this process (SIGKILL), so a parser stuck in C code (a regular
-expression, lxml) cannot outlive it. The memory cap is the address-space limit of the
+that worker is replaced. The deadline is wall-clock from the moment a ready worker takes the
+file (a new worker first says it is ready: starting and importing the parsers, slow on a
+loaded machine, is not the file's time; it has its own limit) and is enforced from this
+process (SIGKILL), so a parser stuck in C code (a regular expression, lxml) cannot outlive it. The memory cap is the address-space limit of the
 worker (RLIMIT_AS): an allocation past it fails inside the worker, which reports it and
 exits, or dies, and either way the file fails with the setting to raise.
 
@@ -47,6 +48,8 @@ _PR_SET_PDEATHSIG = 1
 _MEMORY_EXIT = 3  # a worker that ran out of memory exits with this after reporting it
 _JOIN_S = 5.0
 _MEMORY_FAILURE = "memory"  # prefix of a worker's failure that happened at its memory cap
+_READY = "ready"  # a new worker's first message: imports done, limits set
+_STARTUP_S = 300.0  # longest a worker may take to get ready
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ def _serve(conn: Connection, parent: int, memory_bytes: int | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _prepare_worker()
     _limit_memory(memory_bytes)  # after the imports: the cap is for parsing
+    conn.send(_READY)
     while True:
         try:
             path, file_type = conn.recv()
@@ -193,11 +197,13 @@ class _Worker:
         self.process.start()
         child.close()
         self.task: _Task | None = None
+        self.ready = False
         self.deadline = 0.0
 
     def give(self, task: _Task, timeout_s: float) -> None:
+        """Send the file; its deadline runs from now, or from when a new worker is ready."""
         self.task = task
-        self.deadline = time.monotonic() + timeout_s
+        self.deadline = time.monotonic() + (timeout_s if self.ready else _STARTUP_S)
         self.conn.send((task.path, task.file_type))
 
     def stop(self) -> None:
@@ -326,6 +332,10 @@ class ParserPool:
                     ParseFailure(self.limits.death_reason(worker.process.exitcode))
                 )
                 return False
+            if result == _READY:  # the file's time starts now
+                worker.ready = True
+                worker.deadline = time.monotonic() + self.limits.timeout_s
+                return True
             worker.task = None
             if result is None:
                 task.future.set_result(ParseFailure(self.limits.memory_reason()))
@@ -338,11 +348,19 @@ class ParserPool:
             return True
         if worker.process.sentinel in ready:
             worker.task = None
+            worker.process.join(_JOIN_S)  # its exit code is known once it is reaped
             task.future.set_result(ParseFailure(self.limits.death_reason(worker.process.exitcode)))
             return False
         if time.monotonic() >= worker.deadline:
-            log.warning("parse deadline passed path=%s", task.path)
             worker.task = None
+            if not worker.ready:
+                log.warning("parser process not ready in %g s path=%s", _STARTUP_S, task.path)
+                reason = (
+                    f"no parser process could start in {_STARTUP_S:g} s; the machine is overloaded"
+                )
+                task.future.set_result(ParseFailure(reason))
+                return False
+            log.warning("parse deadline passed path=%s", task.path)
             task.future.set_result(ParseFailure(self.limits.timeout_reason()))
             return False
         return True
