@@ -165,7 +165,8 @@ def test_a_question_reads_the_store_generation_once(
     try:
         kb = KnowledgeBase(store, tmp_path / "vectors.faiss", embedder.model_name)
         text = "The quarry at Pellow closed in 1968 after the slate ran out."
-        kb.write([(new_document("/d/q.txt", [text]), embedder.embed_documents([text]))], 384)
+        document = new_document("/d/q.txt", [text])
+        kb.write([(document, embedder.embed_documents([text]))], embedder.dimension)
         retriever = Retriever(kb, embedder)
         scope = Scope(collection="default")
         assert retriever.search("Pellow quarry", 3, "hybrid", scope)
