@@ -22,8 +22,7 @@ from pydantic import ValidationError
 
 from answer.types import ANSWER_MODES, AnswerMode
 from ingest import offline
-from retrieve.retriever import MAX_TOP_K
-from retrieve.types import MODES, Mode
+from retrieve import MAX_TOP_K, MODES, Mode
 
 log = logging.getLogger("cited")
 TOP_K = click.IntRange(1, MAX_TOP_K)

@@ -14,6 +14,7 @@ from starlette.routing import compile_path
 
 from api.schemas import error, internal_error
 from index import CitedError
+from index.errors import NotFoundError, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,9 @@ def install(app: FastAPI) -> None:
             return await cited(request, exc.error)
         code = {
             400: "bad_request",
-            404: "not_found",
+            404: NotFoundError.code,
             405: "method_not_allowed",
-            413: "payload_too_large",
+            413: TooLarge.code,
         }.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # Starlette's Allow names one route's methods, not the path's

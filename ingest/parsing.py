@@ -96,11 +96,16 @@ def decode_text(data: bytes) -> tuple[str, str]:
     when valid, else the detected encoding. NUL characters are removed (they carry no text
     and PostgreSQL cannot store them); NULs in the first 8 KB of a file without a byte order
     mark mean it is not text at all."""
+    text, encoding = _decode(data)
+    return text.replace("\x00", ""), encoding
+
+
+def _decode(data: bytes) -> tuple[str, str]:
     marked = bom_encoding(data)
     if marked is not None:
         encoding, skip = marked
         try:
-            return data[skip:].decode(encoding).replace("\x00", ""), encoding
+            return data[skip:].decode(encoding), encoding
         except UnicodeDecodeError as exc:
             raise ParseError(
                 f"the file starts with a {encoding.upper()} byte order mark but is not valid "
@@ -109,7 +114,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if b"\x00" in data[:8192]:
         raise ParseError("binary data in a text file (NUL bytes); is the file extension right?")
     try:
-        return data.decode("utf-8").replace("\x00", ""), "utf-8"
+        return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes
@@ -127,7 +132,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
         ):
             best = match
             break
-    return str(best).replace("\x00", ""), best.encoding
+    return str(best), best.encoding
 
 
 def _check_pdf(path: Path) -> dict[str, Any]:

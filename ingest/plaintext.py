@@ -30,7 +30,7 @@ def parse_text(text: str, fallback_title: str, metadata: dict[str, Any]) -> Pars
     for number, page in enumerate(text.split("\f"), start=1):
         for block in _BLANK_LINES.split(page):
             lines = [line.rstrip() for line in block.split("\n")]
-            lines = [line for line in _trim(lines)]
+            lines = _trim(lines)
             if lines:
                 paragraphs.append((number if paged else None, lines))
     return _assemble(paragraphs, fallback_title, metadata)
