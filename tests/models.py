@@ -3,6 +3,7 @@ like downloaded ones so the real loading code reads them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from index.embedder import resolve_model_path
@@ -24,3 +25,22 @@ def tiny_bert(**config: Any) -> tuple[Any, Any]:
         **config,
     )
     return tokenizer, bert
+
+
+def tiny_classifier(folder: Path, labels: dict[int, str] | None = None, name: str = "tiny") -> Path:
+    """A random 1-layer BERT sequence classifier with the default model's tokenizer, saved
+    like a downloaded cross-encoder: one output unless `labels` names several."""
+    from transformers import BertForSequenceClassification
+
+    if labels:
+        tokenizer, config = tiny_bert(
+            num_labels=len(labels),
+            id2label=labels,
+            label2id={v: k for k, v in labels.items()},
+        )
+    else:
+        tokenizer, config = tiny_bert(num_labels=1)
+    out = folder / name
+    BertForSequenceClassification(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

@@ -14,7 +14,7 @@ from retrieve import MODES, CrossEncoderReranker, Mode, Retriever
 from tests.corpus import QUESTIONS
 from tests.helpers.documents import new_document
 from tests.helpers.fixtures import AnswerKb
-from tests.models import tiny_bert
+from tests.models import tiny_classifier
 
 
 @pytest.fixture(scope="module")
@@ -107,22 +107,10 @@ def test_bad_retriever_settings_and_questions_are_named(
         retriever.search("bees", 0)
 
 
-def build_tiny_cross_encoder(folder: Path) -> Path:
-    """A random 1-layer BERT with one output, the default model's tokenizer, saved like a
-    downloaded cross-encoder."""
-    from transformers import BertForSequenceClassification
-
-    tokenizer, config = tiny_bert(num_labels=1)
-    out = folder / "tiny-cross-encoder"
-    BertForSequenceClassification(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
-
 def test_cross_encoder_reranks_the_fused_candidates(
     answer_kb: AnswerKb, embedder: SentenceTransformerEmbedder, tmp_path: Path
 ) -> None:
-    reranker = CrossEncoderReranker(str(build_tiny_cross_encoder(tmp_path)))
+    reranker = CrossEncoderReranker(str(tiny_classifier(tmp_path, name="tiny-cross-encoder")))
     retriever = Retriever(answer_kb[0], embedder, reranker=reranker, rerank_candidates=8)
     question = "When is honey harvested?"
     passages = retriever.search(question, 4)

@@ -1,0 +1,74 @@
+"""The real training code, a few steps on a toy set: it trains, writes a delta the
+product's loader reads back (checksum and all), and the loaded model scores as the trained
+network did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from answer.models import MANIFEST, SUPPORT_LABELS, PairScorer, read_delta
+from training import augment, lora, loop
+from training.__main__ import write_manifest
+from training.data import Example
+
+TOY = [
+    Example("The bridge was rebuilt in 1887.", "The bridge was rebuilt.", 0, "toy"),
+    Example("The bridge was rebuilt in 1887.", "The bridge was not rebuilt.", 1, "toy"),
+    Example("The bridge was rebuilt in 1887.", "The bridge is painted red.", 2, "toy"),
+    Example("Bees make honey in summer.", "Bees make honey.", 0, "toy"),
+    Example("Bees make honey in summer.", "Bees never make honey.", 1, "toy"),
+    Example("Bees make honey in summer.", "Bees live in Spain.", 2, "toy"),
+]
+
+
+@pytest.mark.slow
+def test_a_few_steps_train_save_and_load_back(tmp_path: Path) -> None:
+    config = loop.TrainConfig(
+        task="support", labels=SUPPORT_LABELS, batch_size=3, max_steps=4, checkpoint_every=2
+    )
+    network = loop.train(TOY, config, tmp_path / "work")
+    assert not (tmp_path / "work" / "support.checkpoint.pt").exists()  # removed when done
+    out = tmp_path / "weights"
+    lora.save_delta(network, out / "support.safetensors", {"rank": 16, "alpha": 32.0,
+                    "max_length": 64, "base": "all-MiniLM-L6-v2"}, SUPPORT_LABELS)
+    write_manifest(out, "support", "support.safetensors", {})
+    manifest = json.loads((out / MANIFEST.name).read_text())
+    tensors, meta = read_delta(out / "support.safetensors", manifest["support"]["sha256"])
+    assert any(name.endswith(".lora_a") for name in tensors)
+    assert json.loads(meta["labels"]) == list(SUPPORT_LABELS)
+    # The adapters moved away from their start (B starts at zero).
+    assert any(float(t.abs().sum()) > 0 for n, t in tensors.items() if n.endswith(".lora_b"))
+
+    scorer = PairScorer("support", weights=out)
+    pairs = [(e.first, e.second) for e in TOY]
+    loaded = scorer.probabilities(pairs)
+    features = scorer.loaded.tokenizer(
+        [p[0] for p in pairs], [p[1] for p in pairs], padding=True, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        trained = torch.softmax(network(**features), dim=-1).numpy()
+    assert np.allclose(loaded, trained, atol=2e-3)  # the adapters merged, in fp16
+
+
+def test_hard_examples_change_the_meaning_and_keep_the_words() -> None:
+    import random
+
+    rng = random.Random(0)
+    assert augment.negate("The bridge was rebuilt in 1887.") == "The bridge was not rebuilt in 1887."
+    assert augment.negate("The bridge was not rebuilt.") == "The bridge was rebuilt."
+    assert augment.negate("It isn't open.") == "It is open."
+    assert augment.swap_roles("Later, Acme bought Brightline in 2019.") == (
+        "Later, Brightline bought Acme in 2019."
+    )
+    assert augment.swap_roles("Later, Acme and Brightline merged.") is None  # symmetric
+    assert augment.antonym("Prices rose sharply.", rng) == "Prices fell sharply."
+    changed = augment.swap_numbers("It opened in 1887.", rng)
+    assert changed is not None and changed != "It opened in 1887." and "188" in changed
+    assert augment.shorten("The bridge (built of slate) was rebuilt in 1887.") == (
+        "The bridge was rebuilt in 1887."
+    )

@@ -1,0 +1,75 @@
+"""`python -m training [answer|support|all]`: trains the reading models, writes their deltas
+and checksums to answer/weights/, then prints their evaluation table (training.evaluate).
+
+    .venv/bin/python -m training all            # what `make models` runs
+    .venv/bin/python -m training support --steps 20 --out /tmp/w   # a quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+
+from answer.models import ANSWER_LABELS, MANIFEST, SUPPORT_LABELS, WEIGHTS, sha256
+from training import answer_set, loop, lora, support_set
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = {
+    "support": loop.TrainConfig(task="support", labels=SUPPORT_LABELS, epochs=1.5, max_length=192),
+    "answer": loop.TrainConfig(task="answer", labels=ANSWER_LABELS, epochs=1.0, max_length=128),
+}
+
+
+def build(task: str, seed: int) -> list:  # type: ignore[type-arg]
+    return support_set.examples(seed) if task == "support" else answer_set.examples(seed)
+
+
+def write_manifest(out: Path, task: str, file: str, extra: dict) -> None:  # type: ignore[type-arg]
+    path = out / MANIFEST.name
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    manifest[task] = {"file": file, "sha256": sha256(out / file), **extra}
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("task", choices=["answer", "support", "all"])
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--work", type=Path, default=ROOT / ".training")
+    parser.add_argument("--steps", type=int, default=0, help="stop after N steps (smoke runs)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-eval", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    tasks = ["support", "answer"] if args.task == "all" else [args.task]
+    for task in tasks:
+        config = replace(CONFIGS[task], max_steps=args.steps)
+        examples = build(task, config.seed)
+        print(json.dumps({"task": task, "examples": len(examples)}), flush=True)
+        started = time.perf_counter()
+        network = loop.train(examples, config, args.work)
+        file = f"{task}.safetensors"
+        meta = {k: v for k, v in asdict(config).items() if k not in ("labels", "task")}
+        meta.update(task=task, base="all-MiniLM-L6-v2")
+        lora.save_delta(network, args.out / file, meta, config.labels)
+        write_manifest(
+            args.out, task, file, {"train_minutes": round((time.perf_counter() - started) / 60, 1)}
+        )
+        print(json.dumps({"task": task, "saved": str(args.out / file)}), flush=True)
+    if not args.no_eval:
+        from training import evaluate
+
+        evaluate.main(["--weights", str(args.out), *tasks])
+
+
+if __name__ == "__main__":
+    main()

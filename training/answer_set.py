@@ -1,0 +1,127 @@
+"""The answer model's training examples: (question, sentence [SEP] the sentence before it)
+-> does the sentence answer the question?
+
+- SQuAD v1.1 and 2.0 training articles (training.data: split by article): the sentence
+  holding the gold answer is a positive; the other sentences of the paragraph sharing most
+  words with the question are negatives (the hard ones: same topic, same words, no answer);
+  every sentence offered for an unanswerable SQuAD 2.0 question is a negative;
+- SelQA test (its dev set is held out for evaluation): the marked sentences against the
+  others of the same section;
+- made negatives: the question itself as a candidate, and the article's title (a document
+  restating the question or its heading does not answer it).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+
+from answer.extractive import answer_pair as candidate_text
+from training.data import Example, Question, answer_sentence_ids, selqa, squad
+
+HARD_NEGATIVES = 3
+_WORD = re.compile(r"\w+")
+_STOP = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "with",
+        "from",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "did",
+        "does",
+        "do",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "as",
+    ]
+)
+
+
+def words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def hardest(question: str, sentences: list[str], ids: list[int], n: int) -> list[int]:
+    wanted = words(question)
+    return sorted(ids, key=lambda i: (-len(wanted & words(sentences[i])), i))[:n]
+
+
+def squad_examples(questions: list[Question], rng: random.Random, source: str) -> list[Example]:
+    out: list[Example] = []
+    for q in questions:
+        paragraph = q.paragraph
+        sentences = [paragraph.context[s:e] for s, e in paragraph.sentences]
+        positives = answer_sentence_ids(q)
+        if not q.impossible and not positives:
+            continue
+        others = [i for i in range(len(sentences)) if i not in positives]
+        for i in sorted(positives):
+            out.append(Example(q.text, candidate_text(sentences, i), 1, source))
+        count = HARD_NEGATIVES + (1 if q.impossible else 0)
+        for i in hardest(q.text, sentences, others, count):
+            out.append(Example(q.text, candidate_text(sentences, i), 0, source))
+        roll = rng.random()
+        if roll < 0.05:
+            out.append(Example(q.text, q.text, 0, "made_question"))
+        elif roll < 0.10:
+            out.append(Example(q.text, paragraph.title.replace("_", " "), 0, "made_title"))
+    return out
+
+
+def selqa_examples(rng: random.Random) -> list[Example]:
+    out: list[Example] = []
+    for row in selqa("test"):
+        sentences = row["candidates"]
+        positives = set(row["answers"])
+        others = [i for i in range(len(sentences)) if i not in positives]
+        for i in sorted(positives):
+            out.append(Example(row["question"], candidate_text(sentences, i), 1, "selqa"))
+        picked = hardest(row["question"], sentences, others, 2)
+        rest = [i for i in others if i not in picked]
+        picked += rng.sample(rest, min(2, len(rest)))
+        for i in picked:
+            out.append(Example(row["question"], candidate_text(sentences, i), 0, "selqa"))
+    return out
+
+
+def examples(seed: int) -> list[Example]:
+    rng = random.Random(seed)
+    return (
+        squad_examples(squad("v1.1", "train"), rng, "squad_v1.1")
+        + squad_examples(squad("v2", "train"), rng, "squad_v2")
+        + selqa_examples(rng)
+    )
+
+
+def describe(items: list[Example]) -> dict[str, int]:
+    return dict(Counter(f"{e.source}:{e.label}" for e in items))

@@ -1,0 +1,127 @@
+"""The support model's training examples: (quote, claim) -> supported / contradicted /
+not enough information.
+
+- SNLI dev+test (entailment / contradiction / neutral), BEGIN dev (a dialogue response
+  "fully attributable" to its knowledge snippet is supported, the rest not enough info),
+  WiCE claim dev (a Wikipedia claim against the sentences of the page it cites; partially
+  supported counts as not enough info) and WiCE's token-task train split (all partially
+  supported);
+- made from sentences of SQuAD training articles and PubMedQA abstracts (training.augment):
+  the sentence with a clause dropped (supported), quoted with its neighbour (supported),
+  negated / an antonym / roles swapped / a number changed (contradicted), another sentence
+  of the same paragraph or a name of the article swapped in (not enough info).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from answer.models import SUPPORT_LABELS
+from answer.text import sentence_spans
+from training import augment
+from training.data import DATA, Example, read_jsonl, squad
+
+SUPPORTED, CONTRADICTED, NEI = range(3)
+assert SUPPORT_LABELS == ("supported", "contradicted", "not_enough_info")
+_SNLI = {"entailment": SUPPORTED, "contradiction": CONTRADICTED, "neutral": NEI}
+
+
+def wice_evidence(row: dict) -> str:  # type: ignore[type-arg]
+    """The sentences marked as (partly) supporting, else the three sharing most words."""
+    sentences = row["evidence"]
+    marked = sorted({i for group in row.get("supporting_sentences") or [] for i in group})
+    if not marked:
+        words = set(row["claim"].lower().split())
+        overlap = [
+            (len(words & set(s.lower().split())), i)
+            for i, s in enumerate(sentences)
+            if not s.startswith("(meta data)")
+        ]
+        marked = sorted(i for _, i in sorted(overlap, reverse=True)[:3])
+    return " ".join(sentences[i] for i in marked if i < len(sentences))
+
+
+def real_examples() -> list[Example]:
+    out: list[Example] = []
+    for split in ("dev", "test"):
+        for row in read_jsonl(DATA / "train" / "snli_esnli" / f"{split}.jsonl"):
+            if row["label"] in _SNLI:
+                out.append(Example(row["premise"], row["hypothesis"], _SNLI[row["label"]], "snli"))
+    for row in read_jsonl(DATA / "train" / "begin" / "dev.jsonl"):
+        label = SUPPORTED if row["label"] == "Fully attributable" else NEI
+        example = Example(row["knowledge"], row["response"], label, "begin")
+        out.extend([example, example])  # small and in-domain: seen twice per epoch
+    for row in read_jsonl(DATA / "train" / "wice" / "claim_dev.jsonl"):
+        label = SUPPORTED if row["label"] == "supported" else NEI
+        example = Example(wice_evidence(row), row["claim"], label, "wice")
+        out.extend([example, example, example])
+    for row in read_jsonl(DATA / "train" / "wice" / "nonsupported_tokens_train.jsonl"):
+        out.append(Example(wice_evidence(row), row["claim"], NEI, "wice_tokens"))
+    return out
+
+
+def source_paragraphs() -> list[tuple[list[str], list[str]]]:
+    """(sentences, names of the article) of SQuAD training paragraphs and PubMedQA
+    abstracts."""
+    out: list[tuple[list[str], list[str]]] = []
+    seen: set[str] = set()
+    for question in squad("v1.1", "train") + squad("v2", "train"):
+        paragraph = question.paragraph
+        if paragraph.context in seen:
+            continue
+        seen.add(paragraph.context)
+        sentences = [paragraph.context[s:e] for s, e in paragraph.sentences]
+        out.append((sentences, augment.names_of(paragraph.context)))
+    for split in ("train_dev", "test"):
+        for row in read_jsonl(DATA / "train" / "pubmedqa_labeled" / f"{split}.jsonl"):
+            text = " ".join(row["contexts"])
+            sentences = [text[s:e] for s, e in sentence_spans(text)]
+            out.append((sentences, augment.names_of(text)))
+    return out
+
+
+def made_examples(seed: int) -> list[Example]:
+    rng = random.Random(seed)
+    out: list[Example] = []
+    for sentences, names in source_paragraphs():
+        usable = [i for i, s in enumerate(sentences) if 6 <= len(s.split()) <= 60]
+        for i in rng.sample(usable, min(1, len(usable))):
+            quote = sentences[i]
+            made: list[tuple[str | None, int, str]] = [
+                (augment.shorten(quote), SUPPORTED, "made_shorter"),
+                (augment.negate(quote), CONTRADICTED, "made_negation"),
+                (augment.antonym(quote, rng), CONTRADICTED, "made_antonym"),
+                (augment.swap_roles(quote), CONTRADICTED, "made_roles"),
+                (augment.swap_numbers(quote, rng), CONTRADICTED, "made_number"),
+                (augment.swap_name(quote, names, rng), NEI, "made_name"),
+            ]
+            if rng.random() < 0.3:
+                made.append((quote, SUPPORTED, "made_same"))
+            others = [s for j, s in enumerate(sentences) if j != i and len(s.split()) >= 6]
+            if others:
+                made.append((rng.choice(others), NEI, "made_other_sentence"))
+            for claim, label, source in made:
+                if claim is None or (claim == quote and label != SUPPORTED):
+                    continue
+                out.append(Example(quote, claim, label, source))
+            if i + 1 < len(sentences) and rng.random() < 0.5:
+                # the quote runs on past the claim: still supported
+                claim = augment.shorten(quote) or quote
+                out.append(Example(f"{quote} {sentences[i + 1]}", claim, SUPPORTED, "made_longer"))
+                negated = augment.negate(quote)
+                if negated:
+                    out.append(
+                        Example(
+                            f"{quote} {sentences[i + 1]}", negated, CONTRADICTED, "made_negation"
+                        )
+                    )
+    return out
+
+
+def examples(seed: int) -> list[Example]:
+    return real_examples() + made_examples(seed)
+
+
+def describe(items: list[Example]) -> dict[str, int]:
+    return dict(Counter(f"{e.source}:{SUPPORT_LABELS[e.label]}" for e in items))
