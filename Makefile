@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DO_NOT_TRACK := 1
 export SCARF_NO_ANALYTICS := 1
 
-.PHONY: install run test lint bench screenshots clean
+.PHONY: install run test lint bench models screenshots clean
 
 install: $(STAMP)
 
@@ -46,9 +46,16 @@ lint: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/support.py
+	$(BIN)/python bench/docs.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/page.py
+
+# Retrains the answer and support models into answer/weights/ (seeded; about an hour on two
+# cores) and prints their evaluation table (docs/models.md). Needs ../shared/data.
+models: install
+	$(BIN)/python -m training all
 
 # The README's picture, made by the browser tests' screenshot helper.
 screenshots: install

@@ -3,6 +3,7 @@
 from answer.extractive import ExtractiveAnswerer
 from answer.followup import Turn, condense
 from answer.llm import ChatClient
+from answer.models import PairScorer
 from answer.service import QuestionAnswerer
 from answer.support import SupportChecker, looks_like_instruction
 from answer.text import Claim, parse_claims, sentence_spans
@@ -32,6 +33,7 @@ __all__ = [
     "Event",
     "ExtractiveAnswerer",
     "FinalEvent",
+    "PairScorer",
     "PassagesEvent",
     "QuestionAnswerer",
     "SupportChecker",

@@ -1,17 +1,20 @@
-"""Extractive answers: the sentences of the retrieved passages that best answer the
-question, each cited to its exact span. No language model.
+"""Extractive answers: the sentences of the retrieved passages that answer the question,
+each cited to its exact span. No language model.
 
-Each sentence is scored as
+The answer model (answer.models, trained by training/) reads the question with each
+candidate sentence and the sentence before it (a document often restates the question
+just before answering it: "Ask anyone which bridge is the oldest." "Most will name the
+Elm Street bridge.") and gives P(the sentence answers the question).
 
-    score = W_SIMILARITY * cos(question, sentence)
-          + W_OVERLAP    * share of the question's content words in the sentence
-          + W_PASSAGE    * cos(question, the sentence's passage)
+Reading every sentence of every passage would cost more than the rest of a question
+together, so a cheap score (the question's content words in the sentence, the passage's
+similarity) shortlists SHORTLIST sentences, plus the sentence after each of the best few.
+Headings, titles, questions and instructions are never candidates.
 
-Embedding every sentence of every passage would cost more than the rest of a question
-together, so only the SHORTLIST sentences with the best overlap-and-passage score are
-embedded. The best score is the evidence: under `min_score` (calibrated by
-bench/quality.py on SQuAD 2.0) the answerer abstains. Up to `max_sentences` sentences
-scoring at least `keep_ratio` of the best are returned, best first.
+The best probability is the evidence: under `threshold` (calibrated on held-out SQuAD 2.0
+articles by training/evaluate.py, written in the model's manifest) the answerer abstains.
+Up to `max_sentences` sentences with a probability of at least `keep_ratio` of the best
+are returned, best first.
 """
 
 from __future__ import annotations
@@ -20,21 +23,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from answer.support import VectorCache, looks_like_instruction
+from answer.models import PairScorer
+from answer.support import looks_like_instruction
 from answer.text import Claim, normalize_space, sentence_spans
 from index import ConfigError
 from index.lexical import STOP_WORDS
 from retrieve import Passage
 
-W_SIMILARITY = 0.5
-W_OVERLAP = 0.35
-W_PASSAGE = 0.15
-SHORTLIST = 3  # bench: containment 0.716 at 3, 0.723 at 5; each sentence costs ~8 ms
-MIN_WORDS = 4
+W_OVERLAP = 0.7
+W_PASSAGE = 0.3
+SHORTLIST = 8
+FOLLOWERS = 3  # the sentence after each of the best few is read too
+MIN_WORDS = 3
 HEADING_WORDS = 12  # unpunctuated lines shorter than this are headings
-TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
+TERMINAL = re.compile(r"[.!…][\"'”’)\]]*$")
+DEFAULT_THRESHOLD = 0.5  # for a swapped-in model that brings no calibrated threshold
 
 _WORD = re.compile(r"\w+")
 
@@ -51,11 +54,18 @@ def content_terms(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text.lower()) if w not in STOP_WORDS}
 
 
+def answer_pair(sentences: Sequence[str], i: int) -> str:
+    """The answer model's second text for sentence i: the sentence, then the one before."""
+    if i > 0 and sentences[i - 1]:
+        return f"{sentences[i]} [SEP] {sentences[i - 1]}"
+    return sentences[i]
+
+
 @dataclass(frozen=True)
 class Scored:
     passage: int  # index into the passages
     text: str  # whitespace-normalized sentence
-    score: float
+    score: float  # P(the sentence answers the question)
 
 
 @dataclass(frozen=True)
@@ -65,79 +75,119 @@ class Extract:
     reason: str | None  # why nothing was extracted
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    cheap: float
+    passage: int
+    text: str  # normalized
+    pair: str  # what the model reads after the question
+
+
 class ExtractiveAnswerer:
     def __init__(
-        self, min_score: float = 0.52, max_sentences: int = 3, keep_ratio: float = 0.85
+        self,
+        model: PairScorer,
+        threshold: float | None = None,
+        max_sentences: int = 3,
+        keep_ratio: float = 0.85,
     ) -> None:
-        if not 0.0 <= min_score < 1.0:
-            raise ConfigError(f"CITED_ABSTAIN_THRESHOLD must be within [0, 1), got {min_score}")
+        """`threshold`: None takes the model's calibrated one (DEFAULT_THRESHOLD for a
+        model that has none)."""
+        if threshold is not None and not 0.0 <= threshold < 1.0:
+            raise ConfigError(f"CITED_ABSTAIN_THRESHOLD must be within [0, 1), got {threshold}")
         if not 1 <= max_sentences <= 20:
             raise ConfigError(
                 f"CITED_ANSWER_SENTENCES must be between 1 and 20, got {max_sentences}"
             )
         if not 0.0 < keep_ratio <= 1.0:
             raise ConfigError(f"keep_ratio must be within (0, 1], got {keep_ratio}")
-        self.min_score = min_score
+        self.model = model
+        self._threshold = threshold
         self.max_sentences = max_sentences
         self.keep_ratio = keep_ratio
 
-    def score(
-        self,
-        question: str,
-        query_vector: np.ndarray,
-        passages: Sequence[Passage],
-        cache: VectorCache,
-    ) -> list[Scored]:
-        """Candidate sentences, best first (only the shortlist is scored in full)."""
+    @property
+    def threshold(self) -> float:
+        if self._threshold is not None:
+            return self._threshold
+        calibrated = self.model.loaded.threshold
+        return DEFAULT_THRESHOLD if calibrated is None else calibrated
+
+    def candidates(self, question: str, passages: Sequence[Passage]) -> list[_Candidate]:
+        """The sentences worth reading, best cheap score first."""
         wanted = content_terms(question)
-        candidates: list[tuple[float, float, int, str]] = []  # (cheap, overlap, passage, text)
+        asked = normalize_space(question).lower()
+        ranked: list[_Candidate] = []
+        following: dict[_Candidate, _Candidate] = {}
         seen: set[str] = set()
         for index, passage in enumerate(passages):
-            for n, (s, e) in enumerate(sentence_spans(passage.text)):
-                raw = passage.text[s:e]
-                text = normalize_space(raw)
-                if text in seen or len(text.split()) < MIN_WORDS or looks_like_instruction(raw):
+            spans = sentence_spans(passage.text)
+            raws = [passage.text[s:e] for s, e in spans]
+            texts = [normalize_space(r) for r in raws]
+            previous: _Candidate | None = None
+            for n, (raw, text) in enumerate(zip(raws, texts, strict=True)):
+                if not self._quotable(n, raw, text, passage, asked) or text in seen:
+                    previous = None
                     continue
-                if n == 0 and raw[:1].islower():  # a chunk that starts mid-sentence
-                    continue
-                if not TERMINAL.search(raw) and len(text.split()) < HEADING_WORDS:
-                    continue  # a heading or a label, not a statement
                 seen.add(text)
                 overlap = len(wanted & content_terms(text)) / len(wanted) if wanted else 0.0
-                cheap = W_OVERLAP * overlap + W_PASSAGE * passage.similarity
-                candidates.append((cheap, overlap, index, text))
-        candidates.sort(key=lambda c: -c[0])
-        shortlist = candidates[:SHORTLIST]
-        if not shortlist:
+                candidate = _Candidate(
+                    W_OVERLAP * overlap + W_PASSAGE * passage.similarity,
+                    index,
+                    text,
+                    answer_pair(texts, n),
+                )
+                ranked.append(candidate)
+                if previous is not None:
+                    following[previous] = candidate
+                previous = candidate
+        ranked.sort(key=lambda c: -c.cheap)
+        chosen = ranked[:SHORTLIST]
+        for top in ranked[:FOLLOWERS]:
+            after = following.get(top)
+            if after is not None and after not in chosen:
+                chosen.append(after)
+        return chosen
+
+    @staticmethod
+    def _quotable(n: int, raw: str, text: str, passage: Passage, asked: str) -> bool:
+        if len(text.split()) < MIN_WORDS or looks_like_instruction(raw):
+            return False
+        if n == 0 and raw[:1].islower():  # a chunk that starts mid-sentence
+            return False
+        if text.rstrip("\"'”’)] ").endswith("?"):
+            return False  # a question the document asks is not its answer
+        if text.lower() == asked or (passage.title and text == normalize_space(passage.title)):
+            return False
+        return bool(TERMINAL.search(raw)) or len(text.split()) >= HEADING_WORDS
+
+    def score(self, question: str, passages: Sequence[Passage]) -> list[Scored]:
+        """Candidate sentences with P(answers), best first."""
+        candidates = self.candidates(question, passages)
+        if not candidates:
             return []
-        vectors = cache.get([c[3] for c in shortlist])
-        similarity = vectors @ query_vector
+        probabilities = self.model.probabilities([(question, c.pair) for c in candidates])
+        answers = self.model.column(probabilities, "answers")
         scored = [
-            Scored(index, text, float(W_SIMILARITY * sim + cheap))
-            for (cheap, _, index, text), sim in zip(shortlist, similarity, strict=True)
+            Scored(c.passage, c.text, float(p)) for c, p in zip(candidates, answers, strict=True)
         ]
         return sorted(scored, key=lambda s: -s.score)
 
-    def extract(
-        self,
-        question: str,
-        query_vector: np.ndarray,
-        passages: Sequence[Passage],
-        cache: VectorCache,
-    ) -> Extract:
+    def extract(self, question: str, passages: Sequence[Passage]) -> Extract:
         if not passages:
             return Extract((), 0.0, "no passage matched the question")
-        scored = self.score(question, query_vector, passages, cache)
+        scored = self.score(question, passages)
         if not scored:
             return Extract((), 0.0, "the retrieved passages have no complete sentences to quote")
         best = scored[0].score
-        if best < self.min_score:
+        threshold = self.threshold
+        if best < threshold:
             return Extract(
                 (),
                 best,
-                f"the best evidence scores {best:.2f}, under the threshold {self.min_score:.2f}: "
-                "the documents do not seem to answer this",
+                f"no sentence of the passages answers it (best P(answers) {best:.2f}, under the "
+                f"threshold {threshold:.2f}): the documents do not seem to answer this",
             )
-        chosen = [s for s in scored if s.score >= max(self.min_score, self.keep_ratio * best)]
+        chosen = [s for s in scored if s.score >= max(threshold, self.keep_ratio * best)]
         claims = tuple(Claim(s.text, (s.passage + 1,)) for s in chosen[: self.max_sentences])
         return Extract(claims, best, None)

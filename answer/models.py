@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from answer.onnx_pairs import OnnxPairs
 from index import ConfigError
 from index.embedder import DEFAULT_MODEL, resolve_model_path
 
@@ -49,11 +49,21 @@ ANSWER_LABELS = ("answers",)
 BUNDLED = "bundled"  # the setting's value for the shipped delta
 BATCH = 32
 
-_SUPPORT_NAMES: dict[str, tuple[str, ...]] = {
-    "supported": ("entail", "support", "attribut", "consistent", "true", "yes"),
-    "contradicted": ("contradict", "refute", "false", "no"),
-    "not_enough_info": ("neutral", "not_enough", "nei", "unverifiable", "not"),
-}
+
+def support_label(name: str) -> str | None:
+    """What a classifier's label name means for support, if it says: "ENTAILMENT" ->
+    supported, "contradiction" -> contradicted, "neutral" / "not_entailment" -> not enough
+    information."""
+    name = name.lower().replace(" ", "_").replace("-", "_")
+    if name.startswith(("not", "non", "no_")) or any(
+        w in name for w in ("neutral", "nei", "unverifiable", "unknown")
+    ):
+        return "not_enough_info"
+    if any(w in name for w in ("contradict", "refute", "false")):
+        return "contradicted"
+    if any(w in name for w in ("entail", "support", "attribut", "consistent", "true")):
+        return "supported"
+    return None
 
 
 def sha256(path: Path) -> str:
@@ -161,6 +171,7 @@ class LoadedModel:
     max_length: int
     name: str  # where it came from, for logs and /health
     threshold: float | None = None  # the answer model's calibrated abstention threshold
+    key: str = ""  # names these exact weights (for the ONNX cache)
 
 
 def load_bundled(task: Task, weights: Path = WEIGHTS) -> LoadedModel:
@@ -188,6 +199,7 @@ def load_bundled(task: Task, weights: Path = WEIGHTS) -> LoadedModel:
         int(meta["max_length"]),
         f"bundled:{task}",
         None if threshold is None else float(threshold),
+        f"{task}-{entry['sha256'][:20]}",
     )
 
 
@@ -223,7 +235,13 @@ def load_folder(task: Task, folder: str) -> LoadedModel:
             return self.model(**features).logits
 
     max_length = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
-    return LoadedModel(Logits().eval(), tokenizer, labels, max_length, str(path))
+    digest = hashlib.sha256(str(path.resolve()).encode())
+    for file in sorted(path.rglob("*")):
+        if file.is_file():
+            stat = file.stat()
+            digest.update(f"{file.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    key = f"{task}-folder-{digest.hexdigest()[:20]}"
+    return LoadedModel(Logits().eval(), tokenizer, labels, max_length, str(path), None, key)
 
 
 def folder_labels(task: Task, config: Any, setting: str) -> tuple[str, ...]:
@@ -235,18 +253,8 @@ def folder_labels(task: Task, config: Any, setting: str) -> tuple[str, ...]:
         if count == 2:  # (no, yes) as binary classifiers are written
             return ("other", "answers")
         raise ConfigError(f"{setting}: an answer model needs 1 or 2 outputs, this one has {count}")
-    names = [str(config.id2label[i]).lower().replace(" ", "_") for i in range(count)]
-    labels: list[str] = []
-    for name in names:
-        match = next(
-            (
-                label
-                for label, stems in _SUPPORT_NAMES.items()
-                if any(re.match(stem, name) or stem in name for stem in stems)
-            ),
-            None,
-        )
-        labels.append(match or name)
+    names = [str(config.id2label[i]) for i in range(count)]
+    labels = [support_label(name) or name for name in names]
     if "supported" not in labels:
         raise ConfigError(
             f"{setting}: none of the model's labels ({', '.join(names)}) reads as "
@@ -261,7 +269,15 @@ class PairScorer:
     """Scores (first, second) text pairs with one reading model, loaded on first use (once,
     thread-safe). `probabilities()` returns one row per pair over `labels`."""
 
-    def __init__(self, task: Task, model: str = BUNDLED, weights: Path = WEIGHTS) -> None:
+    def __init__(
+        self,
+        task: Task,
+        model: str = BUNDLED,
+        weights: Path = WEIGHTS,
+        fast_path_dir: Path | None = None,
+    ) -> None:
+        """`fast_path_dir`: where to cache an ONNX export of the model, run faster on CPU
+        (answer.onnx_pairs); None: torch only."""
         if task not in TASKS:
             raise ConfigError(f"unknown reading task {task!r}; known: {', '.join(TASKS)}")
         if not model:
@@ -271,9 +287,14 @@ class PairScorer:
         self.task: Task = task
         self.model_name = model
         self.weights = weights
+        self.fast_path_dir = fast_path_dir
+        self._fast: OnnxPairs | None = None
         self._lock = threading.Lock()
         self._loaded: LoadedModel | None = None
         self.pairs_scored = 0  # pairs read since construction (bench/, metrics)
+        # A fast tokenizer called with padding/truncation from two threads at once can fail
+        # with "Already borrowed"; tokenizing a batch takes well under a millisecond.
+        self._tokenize = threading.Lock()
 
     @property
     def loaded(self) -> LoadedModel:
@@ -284,7 +305,29 @@ class PairScorer:
                 else:
                     self._loaded = load_folder(self.task, self.model_name)
                 log.info("reading model loaded task=%s model=%s", self.task, self._loaded.name)
+                if self.fast_path_dir is not None:
+                    import torch
+
+                    self._fast = OnnxPairs.load(
+                        self._loaded.network,
+                        self._loaded.tokenizer,
+                        self._loaded.key,
+                        self.fast_path_dir,
+                        torch.get_num_threads(),
+                    )
             return self._loaded
+
+    @property
+    def fast(self) -> bool:
+        """True when pairs are read by the ONNX export."""
+        _ = self.loaded
+        return self._fast is not None
+
+    @property
+    def display_name(self) -> str:
+        """What an answer names as its model: "cited/answer-model" for the shipped one, else
+        the folder."""
+        return f"cited/{self.task}-model" if self.model_name == BUNDLED else self.model_name
 
     @property
     def is_loaded(self) -> bool:
@@ -304,18 +347,23 @@ class PairScorer:
         if not pairs:
             return out
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        fast = self._fast
         with torch.inference_mode():
             for start in range(0, len(order), BATCH):
                 rows = order[start : start + BATCH]
-                features = model.tokenizer(
-                    [pairs[i][0] for i in rows],
-                    [pairs[i][1] for i in rows],
-                    truncation="longest_first",
-                    max_length=model.max_length,
-                    padding=True,
-                    return_tensors="pt",
-                )
-                logits = model.network(**features).float()
+                with self._tokenize:
+                    features = model.tokenizer(
+                        [pairs[i][0] for i in rows],
+                        [pairs[i][1] for i in rows],
+                        truncation="longest_first",
+                        max_length=model.max_length,
+                        padding=True,
+                        return_tensors="np" if fast else "pt",
+                    )
+                if fast is not None:
+                    logits = torch.from_numpy(fast.logits(dict(features)))
+                else:
+                    logits = model.network(**features).float()
                 if logits.shape[1] == 1:
                     probs = torch.sigmoid(logits)
                 else:

@@ -17,7 +17,7 @@ from answer.extractive import ExtractiveAnswerer
 from answer.followup import Turn, condense, rewrite
 from answer.generative import build_messages, corrective_message, says_no_answer
 from answer.llm import ChatClient
-from answer.support import SupportChecker, VectorCache
+from answer.support import SupportChecker
 from answer.text import parse_claims, with_markers
 from answer.types import (
     ANSWER_MODES,
@@ -68,7 +68,14 @@ class QuestionAnswerer:
         self.min_relevance = min_relevance
         self.retry_unverified = retry_unverified
         self.max_sentences = max_sentences
-        self.vectors = VectorCache(retriever.embedder)
+
+    def warm_up(self) -> None:
+        """Load the reading models now (checksums checked), not on the first question."""
+        _ = self.extractive.model.loaded, self.checker.model.loaded
+
+    @property
+    def models_loaded(self) -> bool:
+        return self.extractive.model.is_loaded and self.checker.model.is_loaded
 
     def close(self) -> None:
         """Release the language model client's connections."""
@@ -118,7 +125,7 @@ class QuestionAnswerer:
         model = (
             self.llm.model
             if mode == "generative" and self.llm
-            else self.retriever.embedder.model_name
+            else self.extractive.model.display_name
         )
         relevant = [p for p in passages if p.similarity >= self.min_relevance]
         if not relevant:
@@ -131,10 +138,9 @@ class QuestionAnswerer:
             timings["total"] = _ms(started)
             yield FinalEvent(abstention(question, reason, mode, model, timings))
             return
-        cache = self.vectors
         if mode == "extractive":
             step = time.perf_counter()
-            extract = self.extractive.extract(question, retrieval.query_vector, passages, cache)
+            extract = self.extractive.extract(question, passages)
             timings["generate"] = _ms(step)
             if extract.reason:
                 timings["total"] = _ms(started)
@@ -142,9 +148,9 @@ class QuestionAnswerer:
                 return
             yield DeltaEvent(" ".join(with_markers(c.text, c.cited) for c in extract.claims))
             step = time.perf_counter()
-            verified = verify(question, extract.claims, passages, self.checker, cache, mode, model)
+            verified = verify(question, extract.claims, passages, self.checker, mode, model)
         else:
-            yield from self._generate(question, passages, cache, timings, model, started)
+            yield from self._generate(question, passages, timings, model, started)
             return
         timings["verify"] = _ms(step)
         timings["total"] = _ms(started)
@@ -154,7 +160,6 @@ class QuestionAnswerer:
         self,
         question: str,
         passages: tuple[Passage, ...],
-        cache: VectorCache,
         timings: dict[str, float],
         model: str,
         started: float,
@@ -169,7 +174,7 @@ class QuestionAnswerer:
         reply = "".join(parts)
         timings["generate"] = _ms(step)
         step = time.perf_counter()
-        verified = self._verify_reply(question, reply, passages, cache, model)
+        verified = self._verify_reply(question, reply, passages, model)
         if verified.answer.abstained and verified.rejected and self.retry_unverified:
             log.info("answer could not be verified, asking the model once more")
             retry = [
@@ -180,7 +185,7 @@ class QuestionAnswerer:
                 ),
             ]
             again = self.llm.complete(retry)
-            verified = self._verify_reply(question, again, passages, cache, model)
+            verified = self._verify_reply(question, again, passages, model)
         timings["verify"] = _ms(step)
         timings["total"] = _ms(started)
         yield FinalEvent(_with_timings(verified.answer, timings))
@@ -190,7 +195,6 @@ class QuestionAnswerer:
         question: str,
         reply: str,
         passages: tuple[Passage, ...],
-        cache: VectorCache,
         model: str,
     ) -> Verified:
         if not reply.strip():
@@ -211,9 +215,7 @@ class QuestionAnswerer:
                 ),
                 (),
             )
-        return verify(
-            question, parse_claims(reply), passages, self.checker, cache, "generative", model
-        )
+        return verify(question, parse_claims(reply), passages, self.checker, "generative", model)
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:

@@ -1,36 +1,45 @@
 """The support check: does a quote from a passage support a claim?
 
 A quote supports a claim when both hold:
-- the claim and the quote mean much the same: cosine similarity of their embeddings (the
-  index's own model) is at least `threshold`;
-- every number and capitalised name of the claim appears in the quote (so "rebuilt in
-  1887" is not supported by "rebuilt in 1897", nor "Keswick" by a quote about "Ambleside").
+- every number and name of the claim appears in the quote (a hard veto: "rebuilt in 1887"
+  is not supported by "rebuilt in 1897", nor "Keswick" by a quote about "Ambleside"), and
+  not with two names the other way round around the same words ("Brightline bought Acme"
+  against "Acme bought Brightline": swapped_roles).
+  Names are compared as written apart from typography: curly and straight apostrophes,
+  "CO2" / "CO 2", "SHP-2" / "SHP2", and an acronym for the words it abbreviates
+  ("UK" / "United Kingdom") are the same;
+- the support model (answer.models, trained by training/) reads quote and claim together
+  and gives P(supported) at least `threshold`. It tells support from contradiction
+  ("Brightline bought Acme" is refuted by "Acme bought Brightline", "did not buy" by
+  "bought"), which similarity of embeddings cannot. That probability is the `support`
+  of the answer contract.
 
-The quote is the best-supporting sentence of the passage, or two adjacent sentences.
+The quote is the best-supporting sentence of the passage, or two adjacent sentences when
+no single one supports the claim.
 Sentences that read as instructions to an assistant ("ignore previous instructions...")
 are never quotes: text planted in a document can not vouch for anything.
 
-A claim that is verbatim a sentence of the passage is supported by it without embedding
-(similarity 1.0): extractive answers are checked at no model cost.
+A claim that is verbatim a sentence of the passage is supported by it with no model call
+(support 1.0): extractive answers are checked at no model cost. All the candidate quotes
+of all the claims of one answer are scored in one batch (`check_many`).
 
-Deliberately not done here: entailment with an NLI model (none ships with cited; the
-similarity + entity rule is what runs offline). The first word of a claim is not treated
-as a name (every sentence starts with a capital).
+Deliberately not done: the first word of a claim is not treated as a name (every sentence
+starts with a capital).
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from answer.models import PairScorer
 from answer.text import normalize_space, sentence_spans
-from index import ConfigError, Embedder
+from index import ConfigError
+from index.lexical import STOP_WORDS
 from retrieve import Passage
 
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
@@ -41,7 +50,6 @@ _INJECTION = re.compile(
     r"tell)|(reply|respond|answer) (only )?with|tell the user|as an ai)\b",
     re.IGNORECASE,
 )
-PAIR_PENALTY = 0.03
 
 
 def looks_like_instruction(text: str) -> bool:
@@ -66,15 +74,96 @@ def key_terms(claim: str) -> tuple[set[str], set[str]]:
     return _numbers(claim), names
 
 
+_TOKEN = re.compile(r"\w+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.translate(_APOSTROPHES).lower())
+
+
+def _spellings(text: str) -> set[str]:
+    """Each run of one to three words of `text`, written without the spaces and
+    punctuation between them ("CO 2" -> "co2", "SHP-2" -> "shp2", "Hollow's" -> "hollows"
+    and "hollow"), plus the initials of runs of capitalised words ("United Kingdom" ->
+    "uk")."""
+    tokens = _tokens(text)
+    out = {"".join(tokens[i : i + n]) for n in (1, 2, 3) for i in range(len(tokens))}
+    for run in re.findall(r"(?:\b[A-Z][a-z]+(?:\s+(?:of|the|and|for)\s+|\s+)?){2,}", text):
+        words = [w for w in run.split() if w[:1].isupper()]
+        out.add("".join(w[0] for w in words).lower())
+    return out
+
+
 def missing_terms(claim: str, quote: str) -> list[str]:
-    """Numbers and names of `claim` that `quote` does not contain."""
+    """Numbers and names of `claim` that `quote` does not contain (typography aside)."""
     numbers, names = key_terms(claim)
     missing = sorted(numbers - _numbers(quote))
-    lowered = quote.lower()
+    spellings = _spellings(quote)
+    claim_initials = _spellings(claim)
     for name in sorted(names):
-        if not re.search(r"(?<!\w)" + re.escape(name.lower()) + r"(?!\w)", lowered):
-            missing.append(name)
+        squashed = "".join(_tokens(name))
+        if squashed in spellings or squashed.removesuffix("s") in spellings:
+            continue
+        if name.isupper() and 2 <= len(name) <= 6 and squashed in spellings:
+            continue
+        if _abbreviated(name, claim, spellings) or (
+            squashed in claim_initials and squashed in spellings
+        ):
+            continue
+        missing.append(name)
     return missing
+
+
+_CAPITALISED = re.compile(r"\b[A-Z][\w'\u2019-]*(?:\s+[A-Z][\w'\u2019-]*)*")
+MAX_RELATION = 8  # words between two names that can make a relation
+_SYMMETRIC = {"and", "or", "nor", "with", "versus", "vs", "plus", "between", "the", "both"}
+
+
+def swapped_roles(claim: str, quote: str) -> str | None:
+    """The two names of `claim` that `quote` relates the other way round ("Brightline
+    bought Acme" against "Acme bought Brightline"; "from York to Leeds" against "from Leeds
+    to York"), as "A ... B", or None. Only the same words between the two names count, so a
+    paraphrase ("Brightline was bought by Acme") is left to the support model."""
+    said = " " + " ".join(_tokens(quote)) + " "
+    names: list[str] = []
+    for match in _CAPITALISED.finditer(claim):
+        words = _tokens(match.group(0))
+        while words and words[0] in STOP_WORDS:  # "The Leeds office" -> "leeds"
+            words = words[1:]
+        if words[-1:] == ["s"] and match.group(0)[-2:-1] in "'\u2019":
+            words = words[:-1]  # "Acme's" -> "acme"
+        name = " ".join(words)
+        if name and f" {name} " in said:
+            names.append(name)
+    claim_words = " " + " ".join(_tokens(claim)) + " "
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            if first == second or first in second or second in first:
+                continue
+            start = claim_words.find(f" {first} ")
+            end = claim_words.find(f" {second} ", start + len(first) + 1)
+            if start < 0 or end < 0:
+                continue
+            between = claim_words[start + len(first) + 2 : end].strip()
+            if not between or len(between.split()) > MAX_RELATION:
+                continue
+            if set(between.split()) <= _SYMMETRIC:  # "Paris and London": either way round
+                continue
+            swapped = f" {second} {between} {first} "
+            if swapped in said and f" {first} {between} {second} " not in said:
+                return f"{second} {between} {first}"
+    return None
+
+
+def _abbreviated(name: str, claim: str, quote_spellings: set[str]) -> bool:
+    """True when `name` is one word of a capitalised run of the claim ("United Kingdom")
+    whose initials the quote has ("UK")."""
+    for run in re.finditer(r"(?:\b[A-Z][a-z]+(?:\s+(?:of|the|and|for)\s+|\s+)?){2,}", claim):
+        words = [w for w in run.group(0).split() if w[:1].isupper()]
+        if name in words and "".join(w[0] for w in words).lower() in quote_spellings:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -93,48 +182,25 @@ class Verdict:
     reason: str | None  # why nothing in the passage supports the claim
 
 
-class VectorCache:
-    """Text -> embedding, least recently used first out; shared by all questions (a sentence
-    of a popular passage is embedded once). Thread-safe; embedding happens outside the lock."""
-
-    def __init__(self, embedder: Embedder, capacity: int = 20_000) -> None:
-        self.embedder = embedder
-        self.capacity = capacity
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._vectors.clear()
-
-    def get(self, texts: Sequence[str]) -> np.ndarray:
-        """One normalized embedding per text, in order."""
-        found: dict[str, np.ndarray] = {}
-        with self._lock:
-            for text in texts:
-                vector = self._vectors.get(text)
-                if vector is not None:
-                    self._vectors.move_to_end(text)
-                    found[text] = vector
-        todo = list(dict.fromkeys(t for t in texts if t not in found))
-        if todo:
-            fresh = self.embedder.embed_documents(todo)
-            found.update(zip(todo, fresh, strict=True))
-            with self._lock:
-                for text, vector in zip(todo, fresh, strict=True):
-                    self._vectors[text] = vector
-                while len(self._vectors) > self.capacity:
-                    self._vectors.popitem(last=False)
-        return np.stack([found[t] for t in texts])
+@dataclass(frozen=True)
+class _Candidate:
+    item: int  # which (claim, passage) of the batch
+    start: int  # offsets into the passage text
+    end: int
+    paired: bool  # two adjacent sentences
 
 
 class SupportChecker:
-    """Embeddings come from the VectorCache each check is given (the answer's shared one)."""
+    """The gate of every answer sentence; the support model is given, loaded on first use."""
 
-    def __init__(self, threshold: float = 0.6) -> None:
+    def __init__(self, model: PairScorer, threshold: float = 0.5, max_quotes: int = 6) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ConfigError(f"CITED_SUPPORT_THRESHOLD must be within (0, 1], got {threshold}")
+        if max_quotes < 1:
+            raise ConfigError(f"max_quotes must be at least 1, got {max_quotes}")
+        self.model = model
         self.threshold = threshold
+        self.max_quotes = max_quotes
 
     @staticmethod
     def candidates(passage: Passage) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -152,45 +218,116 @@ class SupportChecker:
         ]
         return spans, pairs
 
-    def check(self, claim: str, passage: Passage, cache: VectorCache) -> Verdict:
+    def check(self, claim: str, passage: Passage) -> Verdict:
         """The quote of `passage` that best supports `claim`, if one passes both tests."""
+        return self.check_many([(claim, passage)])[0]
+
+    def check_many(self, items: Sequence[tuple[str, Passage]]) -> list[Verdict]:
+        """One verdict per (claim, passage); every quote the model must read, in one batch."""
+        verdicts: list[Verdict | None] = [None] * len(items)
+        todo: list[_Candidate] = []
+        for n, (claim, passage) in enumerate(items):
+            verdict, candidates = self._prepare(n, claim, passage)
+            verdicts[n] = verdict
+            todo += candidates
+        if todo:
+            probabilities = self.model.probabilities(
+                [
+                    (items[c.item][1].text[c.start : c.end], normalize_space(items[c.item][0]))
+                    for c in todo
+                ]
+            )
+            supported = self.model.column(probabilities, "supported")
+            contradicted = self.model.column(probabilities, "contradicted")
+            for n in sorted({c.item for c in todo}):
+                rows = [i for i, c in enumerate(todo) if c.item == n]
+                verdicts[n] = self._decide(
+                    items[n][1], [todo[i] for i in rows], supported[rows], contradicted[rows]
+                )
+        return [v for v in verdicts if v is not None]
+
+    def _prepare(
+        self, n: int, claim: str, passage: Passage
+    ) -> tuple[Verdict | None, list[_Candidate]]:
+        """A verdict reached without the model, or the candidate quotes it must read."""
         singles, pairs = self.candidates(passage)
         spans = singles + pairs
         if not spans:
-            return Verdict(None, "the passage has nothing quotable")
+            return Verdict(None, "the passage has nothing quotable"), []
         wanted = normalize_space(claim)
         for s, e in spans:
             if normalize_space(passage.text[s:e]) == wanted:
-                return Verdict(self._quote(passage, s, e, 1.0), None)
+                return Verdict(self._quote(passage, s, e, 1.0), None), []
         agreeing = [(s, e) for s, e in spans if not missing_terms(claim, passage.text[s:e])]
+        swaps = {span: swapped_roles(claim, passage.text[span[0] : span[1]]) for span in agreeing}
+        if agreeing and all(swaps.values()):
+            return Verdict(
+                None,
+                f"the passage says it the other way round ({next(iter(swaps.values()))!r})",
+            ), []
+        agreeing = [span for span in agreeing if not swaps[span]]
         if not agreeing:
             quotable = " ".join(passage.text[s:e] for s, e in singles)
             missing = missing_terms(claim, quotable)
             if missing:
                 return Verdict(
-                    None,
-                    f"no quotable sentence of the passage contains {', '.join(missing)}",
-                )
+                    None, f"no quotable sentence of the passage contains {', '.join(missing)}"
+                ), []
             return Verdict(
                 None, "no sentence of the passage contains the claim's numbers and names together"
-            )
-        texts = [passage.text[s:e] for s, e in agreeing]
-        vectors = cache.get([wanted, *texts])
-        similarity = vectors[1:] @ vectors[0]
-        # Prefer one sentence to two unless the pair is clearly better.
+            ), []
+        # The quotes sharing most words with the claim; the model reads only those.
+        words = set(_tokens(claim))
         paired = set(pairs)
-        preference = similarity - PAIR_PENALTY * np.array([span in paired for span in agreeing])
-        best = int(np.argmax(preference))
-        score = float(similarity[best])
-        if score < self.threshold:
+        ranked = sorted(
+            agreeing,
+            key=lambda span: (
+                -len(words & set(_tokens(passage.text[span[0] : span[1]]))),
+                span in paired,
+                span,
+            ),
+        )
+        chosen = ranked[: self.max_quotes]
+        return None, [_Candidate(n, s, e, (s, e) in paired) for s, e in chosen]
+
+    def _decide(
+        self,
+        passage: Passage,
+        candidates: list[_Candidate],
+        supported: np.ndarray,
+        contradicted: np.ndarray,
+    ) -> Verdict:
+        # One sentence is the better quote: two are used only when no single one passes.
+        singles = [i for i, c in enumerate(candidates) if not c.paired]
+        passing = [i for i in singles if supported[i] >= self.threshold] or [
+            i for i in range(len(candidates)) if supported[i] >= self.threshold
+        ]
+        if not passing:
+            score = float(supported.max())
+            worst = int(np.argmax(contradicted))
+            if contradicted[worst] >= 0.5:
+                return Verdict(
+                    None,
+                    f"the passage contradicts it (P(contradicted) {contradicted[worst]:.2f} for "
+                    f"{_clip(passage.text[candidates[worst].start : candidates[worst].end])!r})",
+                )
             return Verdict(
-                None, f"the best quote is too dissimilar ({score:.2f} < {self.threshold:.2f})"
+                None,
+                f"no quote of the passage supports it (best P(supported) {score:.2f} < "
+                f"{self.threshold:.2f})",
             )
-        s, e = agreeing[best]
-        return Verdict(self._quote(passage, s, e, score), None)
+        best = max(passing, key=lambda i: supported[i])
+        score = float(supported[best])
+        chosen = candidates[best]
+        return Verdict(self._quote(passage, chosen.start, chosen.end, score), None)
 
     @staticmethod
     def _quote(passage: Passage, start: int, end: int, support: float) -> Quote:
         return Quote(
             passage.start + start, passage.start + end, passage.text[start:end], min(1.0, support)
         )
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    text = normalize_space(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

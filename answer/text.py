@@ -108,15 +108,28 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _ends_sentence(text: str, start: int, stop: int, end: int) -> bool:
-    """False after an abbreviation or an initial ("Dr. Smith", "J. R. R. Tolkien"). A lower
-    case word after a full stop still starts a sentence: names such as "cited" or "iPhone"
-    begin sentences too."""
+    """False after an abbreviation or an initial ("Dr. Smith", "J. R. R. Tolkien"), and
+    inside brackets when the sentence goes on in lower case ("a few years (2-3?) before
+    the first closure"). Elsewhere a lower case word after a full stop still starts a
+    sentence: names such as "cited" or "iPhone" begin sentences too."""
+    if _open_brackets(text[start:stop]) and text[end:].lstrip()[:1].islower():
+        return False
     before = _WORD_BEFORE.search(text[start:end])
     if before and text[stop] == ".":
         word = before.group(1).lower().rstrip(".")
         if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
             return False
     return True
+
+
+def _open_brackets(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]" and depth:
+            depth -= 1
+    return depth > 0
 
 
 def _add(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from answer.support import SupportChecker, VectorCache
+from answer.support import SupportChecker, Verdict
 from answer.text import Claim, with_markers
 from answer.types import MARKER, NO_ANSWER, Answer, AnswerMode, AnswerSentence, Citation
 from retrieve import Passage
@@ -53,7 +53,6 @@ def verify(
     claims: Sequence[Claim],
     passages: Sequence[Passage],
     checker: SupportChecker,
-    cache: VectorCache,
     mode: AnswerMode,
     model: str,
     timings: dict[str, float] | None = None,
@@ -63,8 +62,17 @@ def verify(
     citations: list[Citation] = []
     sentences: list[AnswerSentence] = []
     rejected: list[Rejected] = []
+    # Every (claim, cited passage) is checked in one batch: the model reads them together.
+    asked = [
+        (claim.text, passages[n - 1])
+        for claim in claims
+        for n in claim.cited
+        if 1 <= n <= len(passages)
+    ]
+    answers = iter(checker.check_many(asked))
     for claim in claims:
         valid = [n for n in claim.cited if 1 <= n <= len(passages)]
+        verdicts: list[Verdict] = [next(answers) for _ in valid]
         if not claim.cited:
             rejected.append(Rejected(claim.text, "it cites no passage"))
             continue
@@ -80,9 +88,8 @@ def verify(
         kept: list[int] = []
         supports: list[float] = []
         reasons: list[str] = []
-        for n in valid:
+        for n, verdict in zip(valid, verdicts, strict=True):
             passage = passages[n - 1]
-            verdict = checker.check(claim.text, passage, cache)
             if verdict.quote is None:
                 reasons.append(f"[{n}]: {verdict.reason}")
                 continue

@@ -247,6 +247,30 @@ def scope_options(command: Any) -> Any:
     return click.option("--collection", "-c", default=None, help="Only this collection.")(command)
 
 
+def answer_options(command: Any) -> Any:
+    """--top-k, --mode and the scope options of the commands that answer questions."""
+    command = scope_options(command)
+    command = click.option(
+        "--mode",
+        type=click.Choice(ANSWER_MODES),
+        default=None,
+        help="[CITED_ANSWER_MODE, default extractive]",
+    )(command)
+    return click.option("--top-k", "-k", default=None, type=TOP_K, help="[CITED_TOP_K]")(command)
+
+
+def _answerer(settings: Any) -> tuple[Any, Any]:
+    """(knowledge base, question answerer) on the configured store, its model checked."""
+    from api import wiring
+
+    kb = wiring.knowledge_base(settings, wiring.open_store(settings))
+    kb.check_model()
+    qa = wiring.question_answerer(
+        settings, wiring.retriever(settings, kb, wiring.embedder(settings))
+    )
+    return kb, qa
+
+
 def _scope(collection: str | None, documents: tuple[str, ...], source_prefix: str | None) -> Any:
     from index import Scope
 
@@ -358,14 +382,7 @@ def print_answer(answer: Any) -> None:
     help='Ask each question of FILE (lines, or JSON lines with "question"); '
     "prints one JSON answer per line.",
 )
-@click.option("--top-k", "-k", default=None, type=TOP_K, help="[CITED_TOP_K]")
-@click.option(
-    "--mode",
-    type=click.Choice(ANSWER_MODES),
-    default=None,
-    help="[CITED_ANSWER_MODE, default extractive]",
-)
-@scope_options
+@answer_options
 @click.option("--json", "as_json", is_flag=True, help="Print the answer contract as JSON.")
 @pass_context
 def ask(
@@ -380,7 +397,6 @@ def ask(
     as_json: bool,
 ) -> None:
     """Answer QUESTION from the documents; every sentence cites an exact quote."""
-    from api import wiring
     from index.errors import CitedError
 
     if (question is None) == (questions_file is None):
@@ -388,11 +404,7 @@ def ask(
     settings = ctx.settings
     scope = _scope(collection, documents, source_prefix)
     with cited_errors():
-        kb = wiring.knowledge_base(settings, wiring.open_store(settings))
-        kb.check_model()
-        qa = wiring.question_answerer(
-            settings, wiring.retriever(settings, kb, wiring.embedder(settings))
-        )
+        _, qa = _answerer(settings)
         if question is not None:
             answer = qa.ask(question, mode=mode, top_k=top_k, scope=scope)
             if as_json:
@@ -409,6 +421,43 @@ def ask(
             line = {"question": text, "error": {"code": exc.code, "message": exc.message}}
         click.echo(json_line(line))
     sys.exit(1 if failed else 0)
+
+
+@cli.command("eval")
+@click.argument("questions_file", type=click.Path(path_type=Path, dir_okay=False))
+@answer_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def evaluate(
+    ctx: Context,
+    questions_file: Path,
+    top_k: int | None,
+    mode: AnswerMode | None,
+    collection: str | None,
+    documents: tuple[str, ...],
+    source_prefix: str | None,
+    as_json: bool,
+) -> None:
+    """Ask every question of QUESTIONS_FILE (JSON lines: "question", optional "answers",
+    "source", "unanswerable") and report retrieval hit@k, answer accuracy, abstention
+    precision and recall, citation validity, the slowest questions and every failure."""
+    from answer.evaluation import Evaluator, read_questions, render
+    from index import ConfigError
+
+    settings = ctx.settings
+    with cited_errors():
+        try:
+            lines = questions_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {questions_file}: {exc}") from exc
+        questions = read_questions(lines, str(questions_file))
+        kb, qa = _answerer(settings)
+        scope = _scope(collection, documents, source_prefix)
+        report = Evaluator(qa, kb.document_text, mode=mode, top_k=top_k, scope=scope).run(questions)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(render(report))
 
 
 @cli.command()

@@ -56,6 +56,7 @@ class Services:
         """Load the models and the vector index now, not on the first request; start the
         ingestion worker."""
         self.embedder.embed_query("warm up")
+        self.answers.warm_up()
         self.kb.vectors()
         self.jobs.start()
 

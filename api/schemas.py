@@ -123,7 +123,7 @@ CONTRACT_EXAMPLE: dict[str, Any] = {
         }
     ],
     "mode": "extractive",
-    "model": "sentence-transformers/all-MiniLM-L6-v2",
+    "model": "cited/answer-model",
     "timings_ms": {"retrieve": 9.1, "generate": 20.4, "verify": 0.4, "total": 30.2},
 }
 
@@ -143,7 +143,10 @@ class CitationOut(BaseModel):
 class SentenceOut(BaseModel):
     text: str
     citations: list[int]
-    support: float = Field(description="How well the cited quotes support the sentence, 0-1.")
+    support: float = Field(
+        description="The support model's probability that the cited quotes support the "
+        "sentence (the lowest over its quotes; 1.0 for a verbatim quote)."
+    )
 
 
 class AnswerOut(BaseModel):

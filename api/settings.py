@@ -44,8 +44,14 @@ class Settings(BaseSettings):
     )
     fast_queries: bool = Field(
         True,
-        description="Embed questions with an ONNX export of the model (CPU, ~3x faster); "
-        "exported once into <data_dir>/models.",
+        description="Embed questions with an ONNX export of the embedding model (CPU, ~3x "
+        "faster) and read pairs with ONNX exports of the reading models; exported "
+        "once into CITED_MODEL_CACHE_DIR.",
+    )
+    model_cache_dir: Path | None = Field(
+        None,
+        description="Where ONNX exports of the models are cached; unset = <data_dir>/models. "
+        "Data dirs of one machine may share one.",
     )
     batch_size: int = Field(32, ge=1, le=4096, description="Texts per embedding forward pass.")
     commit_chunks: int = Field(
@@ -104,15 +110,25 @@ class Settings(BaseSettings):
     # -- answers --
     answer_mode: AnswerMode = Field("extractive", description="Default answer mode.")
     answer_sentences: int = Field(3, ge=1, le=20, description="Most sentences in an answer.")
-    abstain_threshold: float = Field(
-        0.52,
+    answer_model: str = Field(
+        "bundled",
+        description="The answer model: 'bundled' (shipped with cited) or the local folder of a "
+        "sequence-classification model (docs/models.md).",
+    )
+    support_model: str = Field(
+        "bundled",
+        description="The support model: 'bundled' or the local folder of a "
+        "sequence-classification model, e.g. an NLI cross-encoder (docs/models.md).",
+    )
+    abstain_threshold: float | None = Field(
+        None,
         ge=0,
         lt=1,
-        description="Extractive answers abstain when the best evidence scores under this "
-        "(calibrated by bench/quality.py on SQuAD 2.0).",
+        description="Extractive answers abstain when no sentence answers with at least this "
+        "probability; unset = the answer model's calibrated threshold.",
     )
     support_threshold: float = Field(
-        0.6, gt=0, le=1, description="Least claim-quote similarity the support check accepts."
+        0.5, gt=0, le=1, description="Least P(supported) of a quote the support check accepts."
     )
     min_relevance: float = Field(
         0.1, ge=-1, le=1, description="Abstain when no passage is at least this similar."
@@ -210,6 +226,13 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 2**20)
+
+    @property
+    def fast_path_dir(self) -> Path | None:
+        """Where ONNX exports are cached, or None when the fast paths are off."""
+        if not self.fast_queries:
+            return None
+        return self.model_cache_dir or self.data_dir / "models"
 
     def public(self) -> dict[str, Any]:
         """Effective settings for display, secrets masked."""

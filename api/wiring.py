@@ -3,7 +3,7 @@ on behalf of the stages."""
 
 from __future__ import annotations
 
-from answer import ChatClient, ExtractiveAnswerer, QuestionAnswerer, SupportChecker
+from answer import ChatClient, ExtractiveAnswerer, PairScorer, QuestionAnswerer, SupportChecker
 from api.settings import Settings
 from index import ConfigError, KnowledgeBase, SentenceTransformerEmbedder, Store
 from index.vectors import HnswParams
@@ -31,7 +31,7 @@ def embedder(settings: Settings) -> SentenceTransformerEmbedder:
         settings.embedding_model,
         settings.device,
         settings.batch_size,
-        settings.data_dir / "models" if settings.fast_queries else None,
+        settings.fast_path_dir,
     )
 
 
@@ -92,10 +92,18 @@ def chat_client(settings: Settings) -> ChatClient | None:
 
 
 def question_answerer(settings: Settings, retrieval: Retriever) -> QuestionAnswerer:
+    fast = settings.fast_path_dir
     return QuestionAnswerer(
         retrieval,
-        SupportChecker(settings.support_threshold),
-        ExtractiveAnswerer(settings.abstain_threshold, settings.answer_sentences),
+        SupportChecker(
+            PairScorer("support", settings.support_model, fast_path_dir=fast),
+            settings.support_threshold,
+        ),
+        ExtractiveAnswerer(
+            PairScorer("answer", settings.answer_model, fast_path_dir=fast),
+            settings.abstain_threshold,
+            settings.answer_sentences,
+        ),
         chat_client(settings),
         mode=settings.answer_mode,
         top_k=settings.top_k,

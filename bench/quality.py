@@ -1,12 +1,16 @@
 """Answer quality over ../shared/data: retrieval, extractive answers, abstention.
 
-- squad_v1.1: recall@1/5/10 and MRR@10 of the gold paragraph for dense, lexical and hybrid;
-  answer containment (a gold answer string inside the extractive answer), citation
-  precision (share of citations from the gold paragraph) and invariant 1 for every citation
-  (quote == document text[start:end], checked against the store).
-- squad_v2.0_cs224n_dev: the abstention threshold is calibrated on half of the paragraphs
-  (the largest share of unanswerable questions declined while >= 85% of answerable ones
-  are answered) and reported on the other half.
+- squad_v1.1: recall@1/5/10 and MRR@10 of the gold paragraph for dense, lexical and hybrid
+  (all questions); on the questions of the articles held out of the reading models'
+  training (training.data: split by article), answer containment (a gold answer string
+  inside the extractive answer), citation precision (share of citations from the gold
+  paragraph) and invariant 1 for every citation (quote == document text[start:end],
+  checked against the store).
+- squad_v2.0_cs224n_dev: on the held-out test articles, at the configured threshold (the
+  answer model's calibrated one unless CITED_ABSTAIN_THRESHOLD is set), the share of
+  unanswerable questions declined, of answerable ones answered, and the containment of
+  the answered ones; also the threshold the whole pipeline would calibrate on the `calib`
+  articles (the best balanced accuracy) and its rates on the test articles.
 - scifact_beir: nDCG@10 on the 300 test claims for dense, lexical and hybrid.
 
     .venv/bin/python bench/quality.py [--limit N] [--sets a,b] [--out PATH]
@@ -17,7 +21,6 @@ Indexes are built once into bench/.cache/ (bench/corpora.py). Results: bench/res
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import random
@@ -28,12 +31,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from corpora import CACHE, DATA, ROOT, Corpus, prepare, read_qrels
+from corpora import CACHE, DATA, ROOT, Corpus, prepare, read_jsonl, read_qrels
 
 from answer import QuestionAnswerer
 from api import wiring
 from index import Store
 from retrieve import MODES, Retriever
+from training.data import split_of
 
 SETS = ("squad_v1.1", "squad_v2.0_cs224n_dev", "scifact_beir")
 ANSWERED_TARGET = 0.85
@@ -146,19 +150,22 @@ def evidence(qa: QuestionAnswerer, question: str) -> float:
     """The extractive answerer's best score for `question` (0 when nothing qualifies), with
     the relevance gate of QuestionAnswerer applied first."""
     retrieval = qa.retriever.retrieve(question, qa.top_k)
-    passages = [p for p in retrieval.passages if p.similarity >= qa.min_relevance]
-    if not passages:
+    if not any(p.similarity >= qa.min_relevance for p in retrieval.passages):
         return 0.0
-    scored = qa.extractive.score(question, retrieval.query_vector, retrieval.passages, qa.vectors)
+    scored = qa.extractive.score(question, retrieval.passages)
     return scored[0].score if scored else 0.0
 
 
 def calibrate(scores: list[tuple[float, bool]]) -> float:
-    """The threshold declining the most unanswerable questions while answering at least
-    ANSWERED_TARGET of the answerable ones."""
-    answerable = sorted(s for s, impossible in scores if not impossible)
-    allowed = answerable[math.floor((1 - ANSWERED_TARGET) * len(answerable))]
-    return math.floor(allowed * 1e4) / 1e4  # rounded down: that question is still answered
+    """The threshold with the best balanced accuracy of answering answerable questions and
+    declining unanswerable ones."""
+    grid = [t / 100 for t in range(1, 100)]
+    rates = [abstention_rates(scores, t) for t in grid]
+    best = max(
+        range(len(grid)),
+        key=lambda i: rates[i]["unanswerable_declined"] + rates[i]["answerable_answered"],
+    )
+    return grid[best]
 
 
 def abstention_rates(scores: list[tuple[float, bool]], threshold: float) -> dict[str, Any]:
@@ -176,8 +183,15 @@ def abstention_rates(scores: list[tuple[float, bool]], threshold: float) -> dict
     }
 
 
-def half(query: dict[str, Any]) -> int:
-    return hashlib.sha1(query["gold_paragraph"].encode()).digest()[0] % 2
+def held_out(name: str, queries: list[dict[str, Any]], split: str) -> list[dict[str, Any]]:
+    """The questions whose gold paragraph belongs to an article of `split`."""
+    titles = {p["_id"]: p["title"] for p in read_jsonl(DATA / name / "corpus.jsonl")}
+    v2 = {p["title"] for p in read_jsonl(DATA / "squad_v2.0_cs224n_dev" / "corpus.jsonl")}
+    return [
+        q
+        for q in queries
+        if split_of(titles[q["gold_paragraph"]], titles[q["gold_paragraph"]] in v2) == split
+    ]
 
 
 def main() -> None:
@@ -200,26 +214,28 @@ def main() -> None:
         started = time.perf_counter()
         if name == "squad_v1.1":
             queries = sample(corpus.queries, args.limit)
+            test = held_out(name, queries, "test")
             result[name] = {
                 "retrieval": retrieval(
                     corpus, retriever, queries, lambda q: {q["gold_paragraph"]: 1}
                 ),
-                "extractive": answers(corpus, qa, queries, Texts(store)),
+                "extractive_held_out_articles": answers(corpus, qa, test, Texts(store)),
             }
         elif name == "squad_v2.0_cs224n_dev":
             queries = sample(corpus.queries, args.limit)
-            scores = [(evidence(qa, q["text"]), bool(q["is_impossible"]), half(q)) for q in queries]
-            tune = [(s, imp) for s, imp, h in scores if h == 0]
-            held = [(s, imp) for s, imp, h in scores if h == 1]
-            threshold = calibrate(tune)
+            calib = held_out(name, queries, "calib")
+            test = held_out(name, queries, "test")
+            threshold = qa.extractive.threshold
+            tune = [(evidence(qa, q["text"]), bool(q["is_impossible"])) for q in calib]
+            held = [(evidence(qa, q["text"]), bool(q["is_impossible"])) for q in test]
+            pipeline_threshold = calibrate(tune)
+            answerable = [q for q in test if not q["is_impossible"]]
             result[name] = {
-                "calibrated_threshold": threshold,
-                "configured_threshold": settings.abstain_threshold,
-                "held_out_half": abstention_rates(held, threshold),
-                "calibration_half": abstention_rates(tune, threshold),
-                "all_at_configured_threshold": abstention_rates(
-                    [(s, imp) for s, imp, _ in scores], settings.abstain_threshold
-                ),
+                "configured_threshold": threshold,
+                "test_articles": abstention_rates(held, threshold),
+                "test_articles_answerable": answers(corpus, qa, answerable, Texts(store)),
+                "pipeline_calibrated_threshold_on_calib_articles": pipeline_threshold,
+                "test_articles_at_pipeline_threshold": abstention_rates(held, pipeline_threshold),
             }
         else:
             qrels = read_qrels(DATA / name / "qrels" / "test.tsv")

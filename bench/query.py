@@ -1,7 +1,7 @@
 """Query latency over the squad_v1.1 index: hybrid `search` and extractive `ask`, one
-client, models warm (after a warm-up). `ask` is timed twice: with the shared sentence
-vector cache as a server keeps it, and with the cache cleared before every question (every
-sentence embedded afresh: the worst case). Results: bench/results/query.json.
+client, models warm (after a warm-up); the support check's cost per (sentence, quote) pair
+when batched as an answer's verification batches them; the reading models' load time
+(base weights, delta and checksum, from disk). Results: bench/results/query.json.
 
     .venv/bin/python bench/query.py [--questions N]
 """
@@ -19,6 +19,8 @@ from typing import Any
 
 from corpora import ROOT, prepare
 
+from answer import PairScorer
+from answer.text import sentences
 from api import wiring
 
 WARMUP = 30
@@ -50,6 +52,33 @@ def timed(call: Any, questions: list[str], before: Any = None) -> list[float]:
     return samples
 
 
+def support_cost(qa: Any, retriever: Any, questions: list[str]) -> dict[str, float]:
+    """Milliseconds per (claim, quote) pair: each question's best passage read against a
+    claim made from its first sentence, every candidate quote in one batch (check_many)."""
+    items = []
+    for question in questions:
+        passage = retriever.search(question, 1)[0]
+        first = sentences(passage.text)[0]
+        items.append((first.rstrip(".") + " as reported.", passage))
+    before = qa.checker.model.pairs_scored
+    started = time.perf_counter()
+    for start in range(0, len(items), 5):  # an answer of five sentences at a time
+        qa.checker.check_many(items[start : start + 5])
+    seconds = time.perf_counter() - started
+    pairs = qa.checker.model.pairs_scored - before
+    return {"pairs": pairs, "ms_per_pair": round(seconds * 1000 / max(pairs, 1), 2)}
+
+
+def load_times(fast_path_dir: Path) -> dict[str, float]:
+    """Seconds to load each reading model as a server starts (its ONNX export cached)."""
+    out = {}
+    for task in ("answer", "support"):
+        started = time.perf_counter()
+        _ = PairScorer(task, fast_path_dir=fast_path_dir).fast  # type: ignore[arg-type]
+        out[task] = round(time.perf_counter() - started, 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", type=int, default=1000)
@@ -70,15 +99,14 @@ def main() -> None:
         qa.ask(question)
 
     search = timed(lambda q: retriever.search(q, settings.top_k), questions)
-    cold = timed(qa.ask, questions, before=qa.vectors.clear)
-    qa.vectors.clear()
-    warm = timed(qa.ask, questions)
+    ask = timed(qa.ask, questions)
     answered = sum(not qa.ask(q).abstained for q in questions[:200])
     result = {
         "index": {"documents": store.count_documents(), "chunks": store.count_chunks()},
         "search_hybrid": percentiles(search),
-        "ask_extractive_cold_sentence_cache": percentiles(cold),
-        "ask_extractive_shared_sentence_cache": percentiles(warm),
+        "ask_extractive": percentiles(ask),
+        "support_check_batched": support_cost(qa, retriever, questions[:100]),
+        "model_load_s": load_times(settings.fast_path_dir or settings.data_dir / "models"),
         "answered_share_first_200": round(answered / 200, 3),
         "settings": {
             "top_k": settings.top_k,

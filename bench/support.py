@@ -1,23 +1,22 @@
 """The support check against claim/evidence pairs people labelled: does it pass the pairs
 whose evidence supports the claim, and refuse the others, above all the contradictions?
 
+Sets (training.evaluate.support_sets; none is trained on):
 - scifact: ../shared/data/scifact_claims/scifact_rationale.jsonl, the claim against its
-  rationale sentence(s): SUPPORTED / CONTRADICTED / UNSUPPORTED (evaluation only: SciFact
-  is non-commercial, never training data).
+  rationale sentence(s): supported / contradicted / not enough info (evaluation only:
+  SciFact is non-commercial, never training data).
 - begin: ../shared/data/train/begin/test.jsonl, a dialogue response against its knowledge
-  snippet: "Fully attributable" is SUPPORTED, the rest ("Not fully attributable",
-  "Generic") UNSUPPORTED.
+  snippet: "Fully attributable" is supported, the rest not enough info.
 - wice: ../shared/data/train/wice/claim_test.jsonl, a Wikipedia claim against sentences of
   the page it cites (those marked as supporting, else the three most word-overlapping, as a
-  retrieved chunk would be): "supported" is SUPPORTED, "partially_supported" and
-  "not_supported" UNSUPPORTED.
+  retrieved chunk would be): "supported" is supported, the rest not enough info.
 
-For each pair: whether the product's check passes it (answer.support.SupportChecker: the
-claim's numbers and names in the quote, then cosine similarity over a threshold), its score
-(the quote's support when it passes, else 0), and the raw cosine of the claim and its best
-candidate quote with no veto. Reported: balanced accuracy of the pass decision (SUPPORTED vs
-the rest), ROC AUC of both scores for SUPPORTED vs the rest and SUPPORTED vs CONTRADICTED,
-and pairs checked per second. Results: bench/results/support.json.
+Each evidence text is handed to the product's check (answer.support.SupportChecker, as
+configured: number/name veto, then the support model over the candidate quotes) as one
+passage. Reported per set: the share passed by label, balanced accuracy of passing
+(supported vs the rest), ROC AUC of the check's score (the quote's support when it passes,
+else P(supported) of the best quote, 0 when vetoed) for supported vs the rest and vs
+contradicted, and pairs checked per second. Results: bench/results/support.json.
 
     .venv/bin/python bench/support.py [--limit N] [--sets a,b] [--out PATH]
 """
@@ -30,74 +29,19 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
-from answer.support import SupportChecker, VectorCache  # noqa: E402
-from index import SentenceTransformerEmbedder  # noqa: E402
+from answer.models import PairScorer  # noqa: E402
+from answer.support import SupportChecker  # noqa: E402
 from ingest import offline  # noqa: E402
 from retrieve import Passage  # noqa: E402
+from training.evaluate import auc, balanced, support_sets  # noqa: E402
 
-SETS = ("scifact", "begin", "wice")
 Pair = tuple[str, str, str]  # (evidence, claim, label)
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
-def pairs(name: str) -> list[Pair]:
-    if name == "scifact":
-        rows = read_jsonl(DATA / "scifact_claims" / "scifact_rationale.jsonl")
-        return [(r["passage"], r["claim"], r["label"]) for r in rows]
-    if name == "begin":
-        rows = read_jsonl(DATA / "train" / "begin" / "test.jsonl")
-        return [
-            (
-                r["knowledge"],
-                r["response"],
-                "SUPPORTED" if r["label"] == "Fully attributable" else "UNSUPPORTED",
-            )
-            for r in rows
-        ]
-    if name == "wice":
-        rows = read_jsonl(DATA / "train" / "wice" / "claim_test.jsonl")
-        return [
-            (
-                wice_evidence(r),
-                r["claim"],
-                "SUPPORTED" if r["label"] == "supported" else "UNSUPPORTED",
-            )
-            for r in rows
-        ]
-    raise SystemExit(f"unknown set {name!r}; known: {', '.join(SETS)}")
-
-
-def wice_evidence(row: dict[str, Any]) -> str:
-    """A passage of the cited page, as retrieval would hand the check a chunk, not the whole
-    page: the sentences annotators marked as (partly) supporting, else the three sentences
-    sharing the most words with the claim."""
-    sentences = row["evidence"]
-    marked = sorted({i for group in row.get("supporting_sentences") or [] for i in group})
-    if not marked:
-        words = set(row["claim"].lower().split())
-        overlap = [
-            (len(words & set(s.lower().split())), i)
-            for i, s in enumerate(sentences)
-            if not s.startswith("(meta data)")
-        ]
-        marked = sorted(i for _, i in sorted(overlap, reverse=True)[:3])
-    return " ".join(sentences[i] for i in marked)
 
 
 def as_passage(text: str) -> Passage:
@@ -117,70 +61,39 @@ def as_passage(text: str) -> Passage:
     )
 
 
-def auc(positive: list[float], negative: list[float]) -> float | None:
-    """ROC AUC of scores separating the positives from the negatives (ties count half)."""
-    if not positive or not negative:
-        return None
-    scores = np.array(positive + negative)
-    order = scores.argsort(kind="stable")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    i = 0
-    while i < len(scores):  # average ranks over ties
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    wins = ranks[: len(positive)].sum() - len(positive) * (len(positive) + 1) / 2
-    return round(float(wins / (len(positive) * len(negative))), 4)
-
-
-def measure(
-    name: str, data: list[Pair], checker: SupportChecker, cache: VectorCache
-) -> dict[str, Any]:
-    passed: list[bool] = []
-    score: list[float] = []
-    cosine: list[float] = []
+def measure(name: str, data: list[Pair], checker: SupportChecker) -> dict[str, Any]:
     started = time.perf_counter()
-    for evidence, claim, _ in data:
-        passage = as_passage(evidence)
-        verdict = checker.check(claim, passage, cache)
-        passed.append(verdict.quote is not None)
-        score.append(verdict.quote.support if verdict.quote is not None else 0.0)
-        singles, pairs_ = checker.candidates(passage)
-        spans = singles + pairs_
-        if spans:
-            vectors = cache.get([claim, *(evidence[s:e] for s, e in spans)])
-            cosine.append(float(np.max(vectors[1:] @ vectors[0])))
-        else:
-            cosine.append(0.0)
+    verdicts = []
+    for start in range(0, len(data), 8):  # as an answer's sentences are checked together
+        batch = data[start : start + 8]
+        verdicts += checker.check_many([(claim, as_passage(ev)) for ev, claim, _ in batch])
     seconds = time.perf_counter() - started
+    passed = [v.quote is not None for v in verdicts]
+    score = [v.quote.support if v.quote is not None else 0.0 for v in verdicts]
     labels = [label for _, _, label in data]
-    supported = [i for i, label in enumerate(labels) if label == "SUPPORTED"]
-    others = [i for i, label in enumerate(labels) if label != "SUPPORTED"]
-    contradicted = [i for i, label in enumerate(labels) if label == "CONTRADICTED"]
-    recall_supported = sum(passed[i] for i in supported) / max(len(supported), 1)
-    refused_others = sum(not passed[i] for i in others) / max(len(others), 1)
+    counts = Counter(labels)
     result: dict[str, Any] = {
         "pairs": len(data),
-        "labels": dict(Counter(labels)),
+        "labels": dict(counts),
         "passed_share_by_label": {
-            label: round(sum(passed[i] for i, x in enumerate(labels) if x == label) / n, 4)
-            for label, n in Counter(labels).items()
+            label: round(sum(p for p, x in zip(passed, labels, strict=True) if x == label) / n, 4)
+            for label, n in counts.items()
         },
-        "balanced_accuracy_supported_vs_rest": round((recall_supported + refused_others) / 2, 4),
-        "auc_supported_vs_rest": {
-            "check_score": auc([score[i] for i in supported], [score[i] for i in others]),
-            "raw_cosine": auc([cosine[i] for i in supported], [cosine[i] for i in others]),
-        },
+        "balanced_accuracy_supported_vs_rest": balanced(
+            ["s" if x == "supported" else "r" for x in labels],
+            ["s" if p else "r" for p in passed],
+        ),
+        "auc_supported_vs_rest": auc(
+            [s for s, x in zip(score, labels, strict=True) if x == "supported"],
+            [s for s, x in zip(score, labels, strict=True) if x != "supported"],
+        ),
         "pairs_per_s": round(len(data) / seconds, 1),
     }
-    if contradicted:
-        result["auc_supported_vs_contradicted"] = {
-            "check_score": auc([score[i] for i in supported], [score[i] for i in contradicted]),
-            "raw_cosine": auc([cosine[i] for i in supported], [cosine[i] for i in contradicted]),
-        }
+    if "contradicted" in counts:
+        result["auc_supported_vs_contradicted"] = auc(
+            [s for s, x in zip(score, labels, strict=True) if x == "supported"],
+            [s for s, x in zip(score, labels, strict=True) if x == "contradicted"],
+        )
     print(name, json.dumps(result), flush=True)
     return result
 
@@ -190,24 +103,30 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--limit", type=int, default=0, help="a random N pairs of each set")
-    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--sets", default="scifact,begin,wice")
+    parser.add_argument("--model", default="bundled", help="CITED_SUPPORT_MODEL to measure")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/support.json")
     args = parser.parse_args()
     offline.set_environment()
-    embedder = SentenceTransformerEmbedder()
-    checker = SupportChecker()
+    checker = SupportChecker(
+        PairScorer("support", args.model, fast_path_dir=ROOT / "bench" / ".cache" / "models")
+    )
     results: dict[str, Any] = {
         "checker": {
-            "kind": "cosine + number/name veto",
+            "kind": "number/name veto + support model",
+            "model": args.model,
             "threshold": checker.threshold,
-            "model": embedder.model_name,
+            "onnx": checker.model.fast,
         }
     }
+    sets = support_sets()
     for name in args.sets.split(","):
-        data = pairs(name)
+        if name not in sets:
+            raise SystemExit(f"unknown set {name!r}; known: {', '.join(sets)}")
+        data = sets[name]
         if args.limit:
             data = random.Random(0).sample(data, min(args.limit, len(data)))
-        results[name] = measure(name, data, checker, VectorCache(embedder))
+        results[name] = measure(name, data, checker)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")

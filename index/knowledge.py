@@ -331,6 +331,10 @@ class KnowledgeBase:
         """source -> (id, content hash) of every document of `collection`."""
         return self.store.known_documents(collection)
 
+    def document_text(self, document_id: str) -> str:
+        """The full extracted text of a document (the text citations' offsets index)."""
+        return self.store.document_text(document_id)
+
     def embeddings(self, chunk_ids: Sequence[int]) -> np.ndarray:
         """The stored vectors of `chunk_ids` (from the index, no re-embedding), one row each."""
         vectors = self.vectors()

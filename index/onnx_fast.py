@@ -116,24 +116,37 @@ def _session(onnxruntime: Any, path: Path, threads: int) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+class Sessions:
+    """An ONNX model run on every core, or on one when another run is in flight: on a few
+    cores, concurrent runs that each spread over every core only fight over them
+    (bench/serve.py: 8 clients); a lone run still gets every core."""
+
+    def __init__(self, onnxruntime: Any, path: Path, threads: int) -> None:
+        self._session = _session(onnxruntime, path, threads)
+        self._single = _session(onnxruntime, path, 1) if threads > 1 else self._session
+        self._in_flight = 0
+        self._count = threading.Lock()
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's first output for `feeds`."""
+        with self._count:
+            session = self._session if self._in_flight == 0 else self._single
+            self._in_flight += 1
+        try:
+            output: np.ndarray = session.run(None, feeds)[0]
+        finally:
+            with self._count:
+                self._in_flight -= 1
+        return output
+
+
 class OnnxEncoder:
     """Normalized embeddings from the ONNX export of a loaded SentenceTransformer."""
 
     def __init__(
-        self,
-        session: Any,
-        tokenizer: Any,
-        inputs: list[str],
-        max_length: int,
-        single: Any = None,
+        self, sessions: Sessions, tokenizer: Any, inputs: list[str], max_length: int
     ) -> None:
-        self._session = session
-        # A one-thread session for runs that start while another is in flight: on a few
-        # cores, concurrent runs that each spread over every core only fight over them
-        # (bench/serve.py: 8 clients); a lone run still gets every core.
-        self._single = single or session
-        self._in_flight = 0
-        self._count = threading.Lock()
+        self._sessions = sessions
         self._tokenizer = tokenizer
         self._inputs = inputs
         self._max_length = max_length
@@ -158,13 +171,11 @@ class OnnxEncoder:
             path = cache_dir / f"{_cache_key(model_path, model)}.onnx"
             if not path.exists():
                 _export(model, pooling, inputs, path)
-            session, single = (_session(onnxruntime, path, n) for n in (threads, 1))
             encoder = cls(
-                session,
+                Sessions(onnxruntime, path, threads),
                 model.tokenizer,
                 inputs,
                 int(model.max_seq_length),
-                single if threads > 1 else None,
             )
             expected = model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
             difference = float(np.abs(encoder.embed(PROBES) - expected).max())
@@ -189,12 +200,4 @@ class OnnxEncoder:
                 return_tensors="np",
             )
         feeds = {name: encoded[name].astype(np.int64) for name in self._inputs}
-        with self._count:
-            session = self._session if self._in_flight == 0 else self._single
-            self._in_flight += 1
-        try:
-            output: np.ndarray = session.run(None, feeds)[0]
-        finally:
-            with self._count:
-                self._in_flight -= 1
-        return output.astype(np.float32, copy=False)
+        return self._sessions.run(feeds).astype(np.float32, copy=False)

@@ -10,7 +10,7 @@ import pytest
 
 from index import SentenceTransformerEmbedder
 from ingest import offline
-from tests.helpers.fixtures import AnswerKb
+from tests.helpers.fixtures import AnswerKb, Readers
 
 offline.set_environment()
 
@@ -25,6 +25,29 @@ def embedder() -> SentenceTransformerEmbedder:
     model = SentenceTransformerEmbedder()
     _ = model.dimension  # load once for the session
     return model
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export cache for every app, server and CLI run of the session (each data
+    dir would otherwise export the models again: seconds per server start)."""
+    folder = tmp_path_factory.mktemp("model-cache")
+    before = os.environ.get("CITED_MODEL_CACHE_DIR")
+    os.environ["CITED_MODEL_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("CITED_MODEL_CACHE_DIR", None)
+    else:
+        os.environ["CITED_MODEL_CACHE_DIR"] = before
+
+
+@pytest.fixture(scope="session")
+def readers() -> Readers:
+    """The shipped answer and support models (answer/weights), each loaded once, when
+    first used."""
+    from answer import PairScorer
+
+    return Readers(PairScorer("answer"), PairScorer("support"))
 
 
 def _reset_postgres(url: str) -> None:

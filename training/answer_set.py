@@ -7,6 +7,10 @@
   every sentence offered for an unanswerable SQuAD 2.0 question is a negative;
 - SelQA test (its dev set is held out for evaluation): the marked sentences against the
   others of the same section;
+- yes/no questions, which SQuAD lacks: BoolQ (the passage sentence sharing most words with
+  the question is taken as its answer, a weak label; two sentences sharing fewest are
+  negatives) and PubMedQA (the abstract's conclusion answers its question; its first,
+  background sentence does not);
 - made negatives: the question itself as a candidate, and the article's title (a document
   restating the question or its heading does not answer it).
 """
@@ -18,7 +22,16 @@ import re
 from collections import Counter
 
 from answer.extractive import answer_pair as candidate_text
-from training.data import Example, Question, answer_sentence_ids, selqa, squad
+from answer.text import sentence_spans
+from training.data import (
+    DATA,
+    Example,
+    Question,
+    answer_sentence_ids,
+    read_jsonl,
+    selqa,
+    squad,
+)
 
 HARD_NEGATIVES = 3
 _WORD = re.compile(r"\w+")
@@ -114,12 +127,36 @@ def selqa_examples(rng: random.Random) -> list[Example]:
     return out
 
 
+def yes_no_examples() -> list[Example]:
+    out: list[Example] = []
+    for row in read_jsonl(DATA / "train" / "boolq" / "dev.jsonl"):
+        passage = row["passage"]
+        sentences = [passage[s:e] for s, e in sentence_spans(passage)]
+        if len(sentences) < 3:
+            continue
+        question = row["question"].rstrip("?") + "?"
+        question = question[:1].upper() + question[1:]
+        order = hardest(question, sentences, list(range(len(sentences))), len(sentences))
+        out.append(Example(question, candidate_text(sentences, order[0]), 1, "boolq"))
+        for i in order[-2:]:
+            out.append(Example(question, candidate_text(sentences, i), 0, "boolq"))
+    for split in ("train_dev", "test"):
+        for row in read_jsonl(DATA / "train" / "pubmedqa_labeled" / f"{split}.jsonl"):
+            context = " ".join(row["contexts"])
+            first = next(iter(sentence_spans(context)), None)
+            out.append(Example(row["question"], row["long_answer"], 1, "pubmedqa"))
+            if first is not None:
+                out.append(Example(row["question"], context[first[0] : first[1]], 0, "pubmedqa"))
+    return out
+
+
 def examples(seed: int) -> list[Example]:
     rng = random.Random(seed)
     return (
         squad_examples(squad("v1.1", "train"), rng, "squad_v1.1")
         + squad_examples(squad("v2", "train"), rng, "squad_v2")
         + selqa_examples(rng)
+        + yes_no_examples()
     )
 
 

@@ -37,7 +37,7 @@ class Readiness(BaseModel):
     responses={503: {"model": Readiness, "description": "Not ready: the failing checks."}},
 )
 def readyz(services: ServicesDep) -> JSONResponse:
-    """Ready to answer: the embedding model is loaded, the store answers, and the vector
+    """Ready to answer: the embedding and reading models are loaded, the store answers, and the vector
     index holds exactly the store's chunks. 503 with the failing checks otherwise."""
     checks: dict[str, str] = {}
     try:
@@ -47,6 +47,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
         checks["store"] = exc.message
         chunks = -1
     checks["model"] = "ok" if services.embedder.loaded else "not loaded"
+    checks["reading_models"] = "ok" if services.answers.models_loaded else "not loaded"
     if checks["store"] == "ok":
         try:
             services.kb.refresh()  # what another process wrote counts as in step once applied

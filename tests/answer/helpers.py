@@ -10,19 +10,20 @@ from answer import NO_ANSWER, ChatClient, ExtractiveAnswerer, QuestionAnswerer, 
 from answer.support import missing_terms
 from index import KnowledgeBase
 from retrieve import Retriever
+from tests.helpers.fixtures import Readers
 
-SUPPORT_THRESHOLD = 0.6
+SUPPORT_THRESHOLD = 0.5
 
 
 class QAFactory:
     """Builds QuestionAnswerers on the test corpus and closes them all at the end."""
 
-    def __init__(self, kb: KnowledgeBase, embedder: Any) -> None:
-        self.kb, self.embedder = kb, embedder
+    def __init__(self, kb: KnowledgeBase, embedder: Any, readers: Readers) -> None:
+        self.kb, self.embedder, self.readers = kb, embedder, readers
         self.made: list[QuestionAnswerer] = []
 
     def __call__(self, llm_url: str | None = None, **options: Any) -> QuestionAnswerer:
-        self.made.append(make_qa(self.kb, self.embedder, llm_url, **options))
+        self.made.append(make_qa(self.kb, self.embedder, self.readers, llm_url, **options))
         return self.made[-1]
 
     def close(self) -> None:
@@ -31,7 +32,11 @@ class QAFactory:
 
 
 def make_qa(
-    kb: KnowledgeBase, embedder: Any, llm_url: str | None = None, **options: Any
+    kb: KnowledgeBase,
+    embedder: Any,
+    readers: Readers,
+    llm_url: str | None = None,
+    **options: Any,
 ) -> QuestionAnswerer:
     client_options = {k[4:]: options.pop(k) for k in list(options) if k.startswith("llm_")}
     llm = None
@@ -44,8 +49,8 @@ def make_qa(
         )
     return QuestionAnswerer(
         Retriever(kb, embedder),
-        SupportChecker(SUPPORT_THRESHOLD),
-        ExtractiveAnswerer(),
+        SupportChecker(readers.support, SUPPORT_THRESHOLD),
+        ExtractiveAnswerer(readers.answer),
         llm,
         **options,
     )

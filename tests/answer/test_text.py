@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from answer.text import Claim, parse_claims, sentence_spans, with_markers
+from answer.text import Claim, parse_claims, sentence_spans, sentences, with_markers
 
 
 def test_sentences_respect_abbreviations_initials_and_decimals() -> None:
@@ -34,6 +34,21 @@ def test_spans_are_ordered_trimmed_and_cover_every_word(text: str) -> None:
         previous_end = end
     covered = "".join(text[s:e] for s, e in spans)
     assert "".join(covered.split()) == "".join(text.split())
+
+
+def test_a_stop_inside_brackets_does_not_end_the_sentence() -> None:
+    text = (
+        "Experts agree it will take a few years (2-3?) before the first closure. "
+        "Prices rose [see the note. above] sharply. (See the appendix.) Then it ended."
+    )
+    assert sentences(text) == [
+        "Experts agree it will take a few years (2-3?) before the first closure.",
+        "Prices rose [see the note. above] sharply.",
+        "(See the appendix.)",
+        "Then it ended.",
+    ]
+    # An unclosed bracket does not swallow what follows a capitalised sentence start.
+    assert sentences("It failed (badly. Then we left.") == ["It failed (badly.", "Then we left."]
 
 
 def test_claims_take_markers_in_every_usual_place() -> None:

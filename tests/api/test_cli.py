@@ -120,6 +120,54 @@ def test_search_runs_a_file_of_queries_with_the_model_loaded_once(
     assert both.returncode == 2 and "either a QUERY or --queries FILE" in both.stderr
 
 
+def test_eval_reports_accuracy_abstention_citations_and_failures(
+    corpus: CliCorpus, tmp_path: Path
+) -> None:
+    _, data, _ = corpus
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {
+            "question": "How often does the lighthouse keeper log the tide?",
+            "answers": ["every 40 minutes"],
+            "source": "notes.txt",
+        },
+        {"question": "When do the glassblowers cool their vases?", "answers": ["at noon"]},
+        {"question": "What is the capital of Peru?", "unanswerable": True},
+    ]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ran = run_cited(data, "eval", str(questions), "--json")
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    metrics = report["metrics"]
+    assert metrics["questions"] == 3 and metrics["unanswerable"] == 1
+    assert metrics["retrieval_hit_at_k"] == 1.0 and metrics["citation_validity"] == 1.0
+    assert metrics["abstention_recall"] == 1.0
+    assert [o["correct"] for o in report["outcomes"]] == [True, False, True]
+    assert [f["line"] for f in report["failures"]] == [2]
+    human = run_cited(data, "eval", str(questions))
+    assert "answer accuracy (answerable)" in human.stdout and "Failures (1):" in human.stdout
+    assert "line 2: When do the glassblowers cool their vases?" in human.stdout
+
+    questions.write_text('{"question": "ok?"}\n{"answers": ["x"]}\n')
+    bad = run_cited(data, "eval", str(questions))
+    assert bad.returncode == 2 and 'line 2: expected an object with a "question"' in bad.stderr
+
+
+def test_eval_runs_the_docs_question_set_over_the_demo_corpus(tmp_path: Path) -> None:
+    """What a newcomer runs after `make run` ingested docs/: every question is asked and
+    every quote re-read from the store (the accuracy figures are bench/docs.py's)."""
+    root = Path(__file__).resolve().parents[2]
+    data = tmp_path / "data"
+    ingest = run_cited(data, "ingest", str(root / "docs"), "--if-empty", "--json")
+    assert ingest.returncode == 0, ingest.stderr
+    ran = run_cited(data, "eval", str(root / "docs" / "questions.jsonl"), "--json")
+    assert ran.returncode == 0, ran.stderr
+    metrics = json.loads(ran.stdout)["metrics"]
+    assert metrics["answerable"] >= 40 and metrics["unanswerable"] >= 10
+    assert metrics["citation_validity"] == 1.0
+    assert metrics["retrieval_hit_at_k"] is not None
+
+
 def test_search_then_rm_then_never_found_again(corpus: CliCorpus) -> None:
     _, data, _ = corpus
     question = "How often does the lighthouse keeper log the tide?"

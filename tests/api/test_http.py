@@ -58,7 +58,7 @@ def test_health_and_readiness(server: SimpleNamespace) -> None:
     assert ready.status_code == 200
     assert ready.json() == {
         "ready": True,
-        "checks": {"store": "ok", "model": "ok", "vectors": "ok"},
+        "checks": {"store": "ok", "model": "ok", "reading_models": "ok", "vectors": "ok"},
     }
 
 

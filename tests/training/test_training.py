@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from answer.models import MANIFEST, SUPPORT_LABELS, PairScorer, read_delta
-from training import augment, lora, loop
+from training import augment, loop, lora
 from training.__main__ import write_manifest
 from training.data import Example
 
@@ -34,8 +34,12 @@ def test_a_few_steps_train_save_and_load_back(tmp_path: Path) -> None:
     network = loop.train(TOY, config, tmp_path / "work")
     assert not (tmp_path / "work" / "support.checkpoint.pt").exists()  # removed when done
     out = tmp_path / "weights"
-    lora.save_delta(network, out / "support.safetensors", {"rank": 16, "alpha": 32.0,
-                    "max_length": 64, "base": "all-MiniLM-L6-v2"}, SUPPORT_LABELS)
+    lora.save_delta(
+        network,
+        out / "support.safetensors",
+        {"rank": 16, "alpha": 32.0, "max_length": 64, "base": "all-MiniLM-L6-v2"},
+        SUPPORT_LABELS,
+    )
     write_manifest(out, "support", "support.safetensors", {})
     manifest = json.loads((out / MANIFEST.name).read_text())
     tensors, meta = read_delta(out / "support.safetensors", manifest["support"]["sha256"])
@@ -59,7 +63,9 @@ def test_hard_examples_change_the_meaning_and_keep_the_words() -> None:
     import random
 
     rng = random.Random(0)
-    assert augment.negate("The bridge was rebuilt in 1887.") == "The bridge was not rebuilt in 1887."
+    assert (
+        augment.negate("The bridge was rebuilt in 1887.") == "The bridge was not rebuilt in 1887."
+    )
     assert augment.negate("The bridge was not rebuilt.") == "The bridge was rebuilt."
     assert augment.negate("It isn't open.") == "It is open."
     assert augment.swap_roles("Later, Acme bought Brightline in 2019.") == (
@@ -68,7 +74,8 @@ def test_hard_examples_change_the_meaning_and_keep_the_words() -> None:
     assert augment.swap_roles("Later, Acme and Brightline merged.") is None  # symmetric
     assert augment.antonym("Prices rose sharply.", rng) == "Prices fell sharply."
     changed = augment.swap_numbers("It opened in 1887.", rng)
-    assert changed is not None and changed != "It opened in 1887." and "188" in changed
+    assert changed is not None and changed != "It opened in 1887."
+    assert changed.startswith("It opened in 18") and len(changed) == len("It opened in 1887.")
     assert augment.shorten("The bridge (built of slate) was rebuilt in 1887.") == (
         "The bridge was rebuilt in 1887."
     )

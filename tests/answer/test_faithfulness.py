@@ -1,0 +1,125 @@
+"""A language model that keeps every name and number but changes what the quote says
+(negations, swapped roles, wrong relations) gets those sentences removed; its faithful
+paraphrases are kept. Through the public generative path: a scripted OpenAI-protocol
+server, the real retriever over a corpus of its own, the shipped support model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from answer import QuestionAnswerer
+from index import KnowledgeBase, SentenceTransformerEmbedder
+from tests.answer.helpers import assert_contract, make_qa
+from tests.helpers.corpora import ingested
+from tests.helpers.fixtures import Readers
+from tests.openai_stub import Reply, Stub, serve
+
+DEALS = """# Acme and Brightline
+
+Acme bought Brightline in 2019 for 40 million dollars.
+Brightline makes vibration sensors for wind turbines.
+After the purchase, Brightline's founder, Maria Ostrova, joined the board of Acme.
+Acme's revenue rose by 12 percent in 2021.
+In 2022 the company moved its headquarters from Leeds to York.
+The York office opened before the Leeds lease ended.
+"""
+QUESTION = "What happened between Acme and Brightline?"
+
+FAITHFUL = [
+    "In 2019 Acme acquired Brightline.",
+    "Brightline was bought by Acme in 2019 for 40 million dollars.",
+    "Brightline produces vibration sensors for wind turbines.",
+    "Maria Ostrova became a member of Acme's board after the purchase.",
+    "Acme's revenue grew by 12 percent in 2021.",
+    "The company moved its headquarters to York in 2022.",
+]
+NEGATED = [
+    "Acme did not buy Brightline in 2019.",
+    "Maria Ostrova never joined the board of Acme.",
+    "Acme's revenue did not rise in 2021.",
+    "Brightline does not make vibration sensors for wind turbines.",
+]
+ROLES_SWAPPED = [
+    "Brightline bought Acme in 2019.",
+    "Acme's founder, Maria Ostrova, joined the board of Brightline.",
+    "In 2022 the company moved its headquarters from York to Leeds.",
+    "The Leeds office opened before the York lease ended.",
+]
+WRONG_RELATION = [
+    pytest.param(
+        "Acme sold Brightline in 2019.",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="issue 12: the shipped support model still reads 'sold' for 'bought' as "
+            "support (P 0.96); a retrained one is under way",
+        ),
+    ),
+    "Acme's revenue fell by 12 percent in 2021.",
+    "Maria Ostrova left the board of Acme after the purchase.",
+    "Brightline repairs wind turbines.",
+]
+
+
+@pytest.fixture(scope="module")
+def qa(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: SentenceTransformerEmbedder,
+    readers: Readers,
+) -> Iterator[tuple[QuestionAnswerer, KnowledgeBase, Stub]]:
+    with (
+        ingested(tmp_path_factory.mktemp("faithful"), {"deals.md": DEALS}, embedder) as kb,
+        serve() as stub,
+    ):
+        made = make_qa(kb, embedder, readers, stub.base_url, retry_unverified=False)
+        yield made, kb, stub
+        made.close()
+
+
+def kept(qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str) -> bool:
+    answerer, kb, stub = qa
+    stub.replies(Reply(sentence.rstrip(".") + " [1]."))
+    answer = answerer.ask(QUESTION, mode="generative")
+    assert_contract(answer.to_dict(), kb)
+    return not answer.abstained
+
+
+@pytest.mark.parametrize("sentence", FAITHFUL)
+def test_a_faithful_paraphrase_is_kept(
+    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str
+) -> None:
+    assert kept(qa, sentence)
+
+
+@pytest.mark.parametrize("sentence", NEGATED)
+def test_a_negation_is_removed(
+    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str
+) -> None:
+    assert not kept(qa, sentence)
+
+
+@pytest.mark.parametrize("sentence", ROLES_SWAPPED)
+def test_swapped_roles_are_removed(
+    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str
+) -> None:
+    assert not kept(qa, sentence)
+
+
+@pytest.mark.parametrize("sentence", WRONG_RELATION)
+def test_a_wrong_relation_is_removed(
+    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str
+) -> None:
+    assert not kept(qa, sentence)
+
+
+def test_the_removed_sentence_goes_and_the_faithful_one_stays(
+    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub],
+) -> None:
+    answerer, kb, stub = qa
+    stub.replies(Reply("In 2019 Acme acquired Brightline [1]. Brightline bought Acme in 2019 [1]."))
+    answer = answerer.ask(QUESTION, mode="generative")
+    assert_contract(answer.to_dict(), kb)
+    assert [s.text for s in answer.sentences] == ["In 2019 Acme acquired Brightline [1]."]
+    assert 0.5 <= answer.sentences[0].support < 1.0
+    assert answer.citations[0].quote == "Acme bought Brightline in 2019 for 40 million dollars."
