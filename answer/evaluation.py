@@ -160,9 +160,8 @@ class Evaluator:
                 answer = event.answer
         ms = round((time.perf_counter() - started) * 1000, 1)
         assert answer is not None, "an answer stream always ends with a final event"
-        invalid = sum(
-            self.document_text(c.document_id)[c.start : c.end] != c.quote for c in answer.citations
-        )
+        texts = {d: self.document_text(d) for d in {c.document_id for c in answer.citations}}
+        invalid = sum(texts[c.document_id][c.start : c.end] != c.quote for c in answer.citations)
         retrieved = (
             None
             if item.source is None

@@ -100,16 +100,11 @@ def missing_terms(claim: str, quote: str) -> list[str]:
     numbers, names = key_terms(claim)
     missing = sorted(numbers - _numbers(quote))
     spellings = _spellings(quote)
-    claim_initials = _spellings(claim)
     for name in sorted(names):
         squashed = "".join(_tokens(name))
         if squashed in spellings or squashed.removesuffix("s") in spellings:
             continue
-        if name.isupper() and 2 <= len(name) <= 6 and squashed in spellings:
-            continue
-        if _abbreviated(name, claim, spellings) or (
-            squashed in claim_initials and squashed in spellings
-        ):
+        if _abbreviated(name, claim, spellings):
             continue
         missing.append(name)
     return missing
@@ -239,8 +234,10 @@ class SupportChecker:
             )
             supported = self.model.column(probabilities, "supported")
             contradicted = self.model.column(probabilities, "contradicted")
-            for n in sorted({c.item for c in todo}):
-                rows = [i for i, c in enumerate(todo) if c.item == n]
+            rows_of: dict[int, list[int]] = {}
+            for i, c in enumerate(todo):
+                rows_of.setdefault(c.item, []).append(i)
+            for n, rows in rows_of.items():
                 verdicts[n] = self._decide(
                     items[n][1], [todo[i] for i in rows], supported[rows], contradicted[rows]
                 )
