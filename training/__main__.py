@@ -21,7 +21,7 @@ from training import answer_set, loop, lora, support_set
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {
-    "support": loop.TrainConfig(task="support", labels=SUPPORT_LABELS, epochs=1.5, max_length=192),
+    "support": loop.TrainConfig(task="support", labels=SUPPORT_LABELS, epochs=1.0, max_length=160),
     "answer": loop.TrainConfig(task="answer", labels=ANSWER_LABELS, epochs=1.0, max_length=128),
 }
 
