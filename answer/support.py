@@ -20,8 +20,10 @@ Sentences that read as instructions to an assistant ("ignore previous instructio
 are never quotes: text planted in a document can not vouch for anything.
 
 A claim that is verbatim a sentence of the passage is supported by it with no model call
-(support 1.0): extractive answers are checked at no model cost. All the candidate quotes
-of all the claims of one answer are scored in one batch (`check_many`).
+(support 1.0): extractive answers are checked at no model cost. The candidate quotes of
+all the claims of one answer are read in at most two batches (`check_many`): single
+sentences first, then pairs of sentences for the claims no single sentence supports (pairs
+are twice as long to read and rarely needed).
 
 Deliberately not done: the first word of a claim is not treated as a name (every sentence
 starts with a capital).
@@ -33,8 +35,6 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from answer.models import PairScorer
 from answer.text import normalize_space, sentence_spans
@@ -218,30 +218,48 @@ class SupportChecker:
         return self.check_many([(claim, passage)])[0]
 
     def check_many(self, items: Sequence[tuple[str, Passage]]) -> list[Verdict]:
-        """One verdict per (claim, passage); every quote the model must read, in one batch."""
+        """One verdict per (claim, passage). The model reads in at most two batches: every
+        claim's candidate single sentences first, then pairs of adjacent sentences only for
+        the claims no single sentence supports."""
         verdicts: list[Verdict | None] = [None] * len(items)
-        todo: list[_Candidate] = []
+        singles: list[_Candidate] = []
+        pairs: dict[int, list[_Candidate]] = {}
         for n, (claim, passage) in enumerate(items):
             verdict, candidates = self._prepare(n, claim, passage)
             verdicts[n] = verdict
-            todo += candidates
-        if todo:
-            probabilities = self.model.probabilities(
-                [
-                    (items[c.item][1].text[c.start : c.end], normalize_space(items[c.item][0]))
-                    for c in todo
-                ]
-            )
-            supported = self.model.column(probabilities, "supported")
-            contradicted = self.model.column(probabilities, "contradicted")
-            rows_of: dict[int, list[int]] = {}
-            for i, c in enumerate(todo):
-                rows_of.setdefault(c.item, []).append(i)
-            for n, rows in rows_of.items():
-                verdicts[n] = self._decide(
-                    items[n][1], [todo[i] for i in rows], supported[rows], contradicted[rows]
-                )
+            singles += [c for c in candidates if not c.paired]
+            if any(c.paired for c in candidates):
+                pairs[n] = [c for c in candidates if c.paired]
+        read = self._read(items, singles)
+        later: list[_Candidate] = []
+        for n, scored in read.items():
+            if any(s >= self.threshold for _, s, _ in scored) or n not in pairs:
+                verdicts[n] = self._decide(items[n][1], scored)
+            else:
+                later += pairs[n]
+        later += [c for n, group in pairs.items() if n not in read for c in group]
+        for n, scored in self._read(items, later).items():
+            verdicts[n] = self._decide(items[n][1], read.get(n, []) + scored)
         return [v for v in verdicts if v is not None]
+
+    def _read(
+        self, items: Sequence[tuple[str, Passage]], todo: list[_Candidate]
+    ) -> dict[int, list[tuple[_Candidate, float, float]]]:
+        """(candidate, P(supported), P(contradicted)) of each candidate, by item; one batch."""
+        if not todo:
+            return {}
+        probabilities = self.model.probabilities(
+            [
+                (items[c.item][1].text[c.start : c.end], normalize_space(items[c.item][0]))
+                for c in todo
+            ]
+        )
+        supported = self.model.column(probabilities, "supported")
+        contradicted = self.model.column(probabilities, "contradicted")
+        out: dict[int, list[tuple[_Candidate, float, float]]] = {}
+        for c, s, x in zip(todo, supported, contradicted, strict=True):
+            out.setdefault(c.item, []).append((c, float(s), float(x)))
+        return out
 
     def _prepare(
         self, n: int, claim: str, passage: Passage
@@ -278,44 +296,32 @@ class SupportChecker:
         paired = set(pairs)
         ranked = sorted(
             agreeing,
-            key=lambda span: (
-                -len(words & set(_tokens(passage.text[span[0] : span[1]]))),
-                span in paired,
-                span,
-            ),
+            key=lambda span: (-len(words & set(_tokens(passage.text[span[0] : span[1]]))), span),
         )
-        chosen = ranked[: self.max_quotes]
+        chosen = [s for s in ranked if s not in paired][: self.max_quotes]
+        chosen += [s for s in ranked if s in paired][: self.max_quotes]
         return None, [_Candidate(n, s, e, (s, e) in paired) for s, e in chosen]
 
-    def _decide(
-        self,
-        passage: Passage,
-        candidates: list[_Candidate],
-        supported: np.ndarray,
-        contradicted: np.ndarray,
-    ) -> Verdict:
+    def _decide(self, passage: Passage, scored: list[tuple[_Candidate, float, float]]) -> Verdict:
         # One sentence is the better quote: two are used only when no single one passes.
-        singles = [i for i, c in enumerate(candidates) if not c.paired]
-        passing = [i for i in singles if supported[i] >= self.threshold] or [
-            i for i in range(len(candidates)) if supported[i] >= self.threshold
+        passing = [x for x in scored if not x[0].paired and x[1] >= self.threshold] or [
+            x for x in scored if x[1] >= self.threshold
         ]
         if not passing:
-            score = float(supported.max())
-            worst = int(np.argmax(contradicted))
-            if contradicted[worst] >= 0.5:
+            best = max(s for _, s, _ in scored)
+            worst, _, contradicted = max(scored, key=lambda x: x[2])
+            if contradicted >= 0.5:
                 return Verdict(
                     None,
-                    f"the passage contradicts it (P(contradicted) {contradicted[worst]:.2f} for "
-                    f"{_clip(passage.text[candidates[worst].start : candidates[worst].end])!r})",
+                    f"the passage contradicts it (P(contradicted) {contradicted:.2f} for "
+                    f"{_clip(passage.text[worst.start : worst.end])!r})",
                 )
             return Verdict(
                 None,
-                f"no quote of the passage supports it (best P(supported) {score:.2f} < "
+                f"no quote of the passage supports it (best P(supported) {best:.2f} < "
                 f"{self.threshold:.2f})",
             )
-        best = max(passing, key=lambda i: supported[i])
-        score = float(supported[best])
-        chosen = candidates[best]
+        chosen, score, _ = max(passing, key=lambda x: x[1])
         return Verdict(self._quote(passage, chosen.start, chosen.end, score), None)
 
     @staticmethod

@@ -140,7 +140,7 @@ def test_unsupported_claims_are_refused_with_the_reason(
         assert verdict.reason.startswith(("the passage contradicts it", "no quote of"))
 
 
-def test_many_checks_are_one_batch_with_one_verdict_each(checker: SupportChecker) -> None:
+def test_many_checks_give_the_verdicts_of_one_at_a_time(checker: SupportChecker) -> None:
     claims = [
         "Its three arches are made of local slate.",  # verbatim: no model
         "The Hollow Bridge in Keswick was rebuilt in 1887.",
@@ -149,4 +149,34 @@ def test_many_checks_are_one_batch_with_one_verdict_each(checker: SupportChecker
     ]
     verdicts = checker.check_many([(claim, passage()) for claim in claims])
     assert [v.quote is not None for v in verdicts] == [True, True, False, False]
-    assert verdicts == [checker.check(claim, passage()) for claim in claims]
+    alone = [checker.check(claim, passage()) for claim in claims]
+    # The same verdicts as one at a time; the probabilities within float noise of padding.
+    assert [(v.reason, v.quote and (v.quote.start, v.quote.end)) for v in verdicts] == [
+        (v.reason, v.quote and (v.quote.start, v.quote.end)) for v in alone
+    ]
+    assert [v.quote.support for v in verdicts if v.quote] == pytest.approx(
+        [v.quote.support for v in alone if v.quote], abs=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Keswick's Hollow Bridge was rebuilt in 1887.",
+        "The Hollow Bridge in Keswick was never rebuilt.",
+    ],
+)
+def test_pairs_of_sentences_are_read_only_when_no_single_one_supports(
+    checker: SupportChecker, claim: str
+) -> None:
+    model = checker.model
+    first = TEXT[: TEXT.index(" Its")]  # the one sentence with the claim's names and number
+    single = model.column(model.probabilities([(first, claim)]), "supported")[0]
+    before = model.pairs_scored
+    verdict = checker.check(claim, passage())
+    if single >= checker.threshold:
+        assert model.pairs_scored - before == 1  # the pair with the next sentence: unread
+        assert verdict.quote is not None and verdict.quote.text == first
+    else:
+        assert model.pairs_scored - before == 2  # the sentence failed, so the pair was read
+        assert verdict.quote is None or verdict.quote.text.startswith(first + " Its")
