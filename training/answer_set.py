@@ -12,7 +12,17 @@
   negatives) and PubMedQA (the abstract's conclusion answers its question; its first,
   background sentence does not);
 - made negatives: the question itself as a candidate, and the article's title (a document
-  restating the question or its heading does not answer it).
+  restating the question or its heading does not answer it);
+- made unanswerable questions, as SQuAD 2.0's writers made theirs (Rajpurkar et al. 2018:
+  entity swap, antonym, negation, a changed number): half of the answerable training
+  questions are edited so that the paragraph no longer answers them ("When was the Hollow
+  Bridge rebuilt?" -> "When was the Elm Street bridge rebuilt?"), and the sentence that
+  answered the original is a negative for the edit. Only the answer sentence changes
+  label, so the model learns to check the question's particulars, not the topic. The edit
+  is dropped when its new word occurs anywhere in the paragraph (it might answer it);
+- related paragraphs: a question against the sentences sharing most words with it in
+  another paragraph of the same article that does not hold its answer (a related but not
+  answering passage, the commonest wrong answer of the first model).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from collections import Counter
 
 from answer.extractive import answer_pair as candidate_text
 from answer.text import sentence_spans
+from training import augment
 from training.data import (
     DATA,
     Example,
@@ -150,11 +161,76 @@ def yes_no_examples() -> list[Example]:
     return out
 
 
+MADE_UNANSWERABLE = 0.5  # share of answerable training questions given an edited twin
+RELATED = 0.3  # share of them read against a related paragraph of the same article
+_NEGATION = re.compile(r"\b(not|never|no|n't|without)\b", re.IGNORECASE)
+
+
+def unanswerable_twin(question: Question, others: list[str], rng: random.Random) -> str | None:
+    """The question edited so that its paragraph no longer answers it, or None."""
+    context = question.paragraph.context
+    edits = ["name", "number", "antonym", "negation"]
+    rng.shuffle(edits)
+    for edit in edits:
+        if edit == "name":
+            fresh = [o for o in others if o not in context]
+            made = augment.swap_name(question.text, fresh, rng)
+        elif edit == "number":
+            made = augment.swap_numbers(question.text, rng)
+        elif edit == "antonym":
+            made = augment.antonym(question.text, rng)
+        else:
+            made = augment.negate(question.text) if not _NEGATION.search(context) else None
+        if made is None or made == question.text:
+            continue
+        new = words(made) - words(question.text)
+        if new and new & words(context):
+            continue  # the paragraph mentions the new word: it may well answer the edit
+        return made
+    return None
+
+
+def made_unanswerable(questions: list[Question], rng: random.Random) -> list[Example]:
+    """Edited twins of answerable questions and related-paragraph negatives."""
+    by_article: dict[str, list[Question]] = {}
+    for q in questions:
+        by_article.setdefault(q.paragraph.title, []).append(q)
+    out: list[Example] = []
+    for article in by_article.values():
+        paragraphs = list({q.paragraph.context: q.paragraph for q in article}.values())
+        names = sorted({n for p in paragraphs for n in augment.names_of(p.context)})
+        for q in article:
+            positives = answer_sentence_ids(q)
+            if q.impossible or not positives:
+                continue
+            sentences = [q.paragraph.context[s:e] for s, e in q.paragraph.sentences]
+            if rng.random() < MADE_UNANSWERABLE:
+                twin = unanswerable_twin(q, names, rng)
+                if twin is not None:
+                    for i in sorted(positives):
+                        out.append(Example(twin, candidate_text(sentences, i), 0, "made_twin"))
+            if rng.random() < RELATED:
+                elsewhere = [
+                    p
+                    for p in paragraphs
+                    if p.context != q.paragraph.context
+                    and not any(a.lower() in p.context.lower() for a in q.answers)
+                ]
+                if elsewhere:
+                    other = rng.choice(elsewhere)
+                    texts = [other.context[s:e] for s, e in other.sentences]
+                    for i in hardest(q.text, texts, list(range(len(texts))), 1):
+                        out.append(Example(q.text, candidate_text(texts, i), 0, "made_related"))
+    return out
+
+
 def examples(seed: int) -> list[Example]:
     rng = random.Random(seed)
+    v1, v2 = squad("v1.1", "train"), squad("v2", "train")
     return (
-        squad_examples(squad("v1.1", "train"), rng, "squad_v1.1")
-        + squad_examples(squad("v2", "train"), rng, "squad_v2")
+        squad_examples(v1, rng, "squad_v1.1")
+        + squad_examples(v2, rng, "squad_v2")
+        + made_unanswerable(v1 + v2, rng)
         + selqa_examples(rng)
         + yes_no_examples()
     )
