@@ -79,3 +79,31 @@ def test_hard_examples_change_the_meaning_and_keep_the_words() -> None:
     assert augment.shorten("The bridge (built of slate) was rebuilt in 1887.") == (
         "The bridge was rebuilt in 1887."
     )
+
+
+def test_unanswerable_twins_ask_what_the_paragraph_does_not_say() -> None:
+    import random
+
+    from training.answer_set import unanswerable_twin
+    from training.data import Paragraph, Question
+
+    context = "The Hollow Bridge in Keswick was rebuilt in 1887. It has three arches."
+    paragraph = Paragraph("Bridges", context, ((0, 49), (50, 71)))
+    names = ["Hollow Bridge", "Elm Street", "Keswick"]  # of the article; one not in the text
+
+    def twins(question: str) -> set[str | None]:
+        asked = Question(question, ("x",), (0,), paragraph, False)
+        return {unanswerable_twin(asked, names, random.Random(seed)) for seed in range(20)}
+
+    assert twins("When was the Hollow Bridge rebuilt?") == {
+        "When was the Elm Street rebuilt?",  # a name the paragraph does not have
+        "When was not the Hollow Bridge rebuilt?",
+    }
+    assert twins("Which is the largest bridge in Keswick?") == {
+        "Which is the smallest bridge in Keswick?",
+        "Which is not the largest bridge in Keswick?",
+        "Which is the largest bridge in Elm Street?",
+    }
+    negated = Paragraph("Bridges", "The bridge was never rebuilt.", ((0, 29),))
+    asked = Question("When was the bridge rebuilt?", ("x",), (0,), negated, False)
+    assert unanswerable_twin(asked, [], random.Random(0)) is None  # it may say "not"
