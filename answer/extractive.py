@@ -9,7 +9,9 @@ Elm Street bridge.") and gives P(the sentence answers the question).
 Reading every sentence of every passage would cost more than the rest of a question
 together, so a cheap score (the question's content words in the sentence, the passage's
 similarity) shortlists SHORTLIST sentences, plus the sentence after each of the best few.
-Headings, titles, questions and instructions are never candidates.
+Headings, titles, questions and instructions are never candidates. A sentence ending in a
+colon is read together with the line it introduces (a command, a setting, a list item):
+neither answers alone.
 
 The best probability is the evidence: under `threshold` (calibrated on held-out SQuAD 2.0
 articles by training/evaluate.py, written in the model's manifest) the answerer abstains.
@@ -40,6 +42,7 @@ TERMINAL = re.compile(r"[.!…][\"'”’)\]]*$")
 DEFAULT_THRESHOLD = 0.5  # for a swapped-in model that brings no calibrated threshold
 
 _WORD = re.compile(r"\w+")
+_INTRODUCED = re.compile(r":\s*\n")
 
 
 def stem(word: str) -> str:
@@ -59,6 +62,23 @@ def answer_pair(sentences: Sequence[str], i: int) -> str:
     if i > 0 and sentences[i - 1]:
         return f"{sentences[i]} [SEP] {sentences[i - 1]}"
     return sentences[i]
+
+
+def introduced(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`spans` with each sentence that ends in a colon joined to the line it introduces
+    ("..., use PostgreSQL:" + "export CITED_DATABASE_URL=..."): the two are one answer,
+    and neither answers alone."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        start, end = spans[i]
+        if text[start:end].rstrip().endswith(":") and i + 1 < len(spans):
+            out.append((start, spans[i + 1][1]))
+            i += 2
+        else:
+            out.append((start, end))
+            i += 1
+    return out
 
 
 @dataclass(frozen=True)
@@ -121,7 +141,7 @@ class ExtractiveAnswerer:
         following: dict[_Candidate, _Candidate] = {}
         seen: set[str] = set()
         for index, passage in enumerate(passages):
-            spans = sentence_spans(passage.text)
+            spans = introduced(passage.text, sentence_spans(passage.text))
             raws = [passage.text[s:e] for s, e in spans]
             texts = [normalize_space(r) for r in raws]
             previous: _Candidate | None = None
@@ -159,6 +179,8 @@ class ExtractiveAnswerer:
             return False  # a question the document asks is not its answer
         if text.lower() == asked or (passage.title and text == normalize_space(passage.title)):
             return False
+        if _INTRODUCED.search(raw):  # a sentence and the line it introduces
+            return True
         return bool(TERMINAL.search(raw)) or len(text.split()) >= HEADING_WORDS
 
     def score(self, question: str, passages: Sequence[Passage]) -> list[Scored]:

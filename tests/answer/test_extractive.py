@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from answer import PairScorer, QuestionAnswerer
-from answer.extractive import ExtractiveAnswerer
+from answer.extractive import ExtractiveAnswerer, introduced
+from answer.text import sentence_spans
 from index import ConfigError, KnowledgeBase, SentenceTransformerEmbedder
 from tests.answer.helpers import assert_contract, make_qa
 from tests.helpers.corpora import ingested
@@ -38,6 +39,15 @@ offered posts in the central library.
 
 Members may borrow up to twelve books at a time. Loans last 28 days and can be renewed
 twice online. Overdue books cost 10 cents per day.
+""",
+    "catalogue.md": """# The catalogue server
+
+The catalogue keeps its records in SQLite unless told otherwise. To keep them in PostgreSQL
+instead, set the catalogue's database address:
+
+    export CATALOGUE_DB=postgresql://catalogue@db.example.org/books
+
+The catalogue creates its tables when it first starts.
 """,
 }
 
@@ -114,6 +124,24 @@ def test_a_related_passage_that_does_not_answer_is_declined(
     answer = qa[0].ask(question)
     assert answer.abstained, answer.answer
     assert answer.reason is not None and "answers it" in answer.reason
+
+
+def test_a_sentence_ending_in_a_colon_is_quoted_with_the_line_it_introduces(
+    qa: tuple[QuestionAnswerer, KnowledgeBase],
+) -> None:
+    quotes = ask(qa, "How do I make the catalogue use PostgreSQL?")
+    assert quotes and quotes[0].startswith("To keep them in PostgreSQL")
+    assert quotes[0].endswith("export CATALOGUE_DB=postgresql://catalogue@db.example.org/books")
+
+
+def test_introduced_lines_join_the_sentence_before_them() -> None:
+    text = "Set it:\n\n    export A=1\n\nDone. Then run:\n\nmake run"
+    spans = introduced(text, sentence_spans(text))
+    assert [text[s:e].split() for s, e in spans] == [
+        ["Set", "it:", "export", "A=1"],
+        ["Done."],
+        ["Then", "run:", "make", "run"],
+    ]
 
 
 def test_the_threshold_is_the_models_unless_set(readers: Readers) -> None:
