@@ -110,9 +110,14 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 def _ends_sentence(text: str, start: int, stop: int, end: int) -> bool:
     """False after an abbreviation or an initial ("Dr. Smith", "J. R. R. Tolkien"), and
     inside brackets when the sentence goes on in lower case ("a few years (2-3?) before
-    the first closure"). Elsewhere a lower case word after a full stop still starts a
-    sentence: names such as "cited" or "iPhone" begin sentences too."""
-    if _open_brackets(text[start:stop]) and text[end:].lstrip()[:1].islower():
+    the first closure"), and after a quoted question or exclamation when the sentence goes
+    on in lower case ('questions such as "how long?" are understood'). Elsewhere a lower
+    case word after a full stop still starts a sentence: names such as "cited" or "iPhone"
+    begin sentences too."""
+    goes_on = text[end:].lstrip()[:1].islower()
+    if goes_on and _open_brackets(text[start:stop]):
+        return False
+    if goes_on and text[stop] in "?!" and text[end - 1] in "\"'”’":
         return False
     before = _WORD_BEFORE.search(text[start:end])
     if before and text[stop] == ".":

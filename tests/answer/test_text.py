@@ -51,6 +51,19 @@ def test_a_stop_inside_brackets_does_not_end_the_sentence() -> None:
     assert sentences("It failed (badly. Then we left.") == ["It failed (badly.", "Then we left."]
 
 
+def test_a_quoted_question_inside_a_sentence_does_not_end_it() -> None:
+    text = (
+        'Questions such as "and how long does it take?" are understood. '
+        'He asked "why?" Then he left. "Stop!" she said.'
+    )
+    assert sentences(text) == [
+        'Questions such as "and how long does it take?" are understood.',
+        'He asked "why?"',
+        "Then he left.",
+        '"Stop!" she said.',
+    ]
+
+
 def test_claims_take_markers_in_every_usual_place() -> None:
     reply = "The bridge was rebuilt in 1887 [1]. It flooded. [2] Both are true [1, 3]. Ends here[4]"
     assert parse_claims(reply) == [
