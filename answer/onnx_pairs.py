@@ -17,15 +17,12 @@ torch; the reason is logged once.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.onnx_fast import Sessions
+from index.onnx_fast import Sessions, export
 
 log = logging.getLogger(__name__)
 
@@ -56,26 +53,7 @@ def _export(network: Any, tokenizer: Any, inputs: list[str], path: Path) -> None
     sample = tokenizer(
         [p[0] for p in PROBES], [p[1] for p in PROBES], padding=True, return_tensors="pt"
     )
-    axes = {name: {0: "batch", 1: "tokens"} for name in inputs}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, plain = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), torch.inference_mode(False):
-            warnings.simplefilter("ignore")  # tracer warnings about data-dependent branches
-            torch.onnx.export(
-                Logits().eval(),
-                tuple(sample[name] for name in inputs),
-                plain,
-                input_names=inputs,
-                output_names=["logits"],
-                dynamic_axes={**axes, "logits": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,
-            )
-        os.replace(plain, path)
-    finally:
-        Path(plain).unlink(missing_ok=True)
+    export(Logits().eval(), sample, inputs, "logits", path)
 
 
 class OnnxPairs:

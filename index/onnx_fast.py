@@ -82,8 +82,16 @@ def _export(model: Any, pooling: str, inputs: list[str], path: Path) -> None:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
-    encoder = Encoder(model[0].auto_model).eval()
     sample = model.tokenizer(PROBES, padding=True, return_tensors="pt")
+    export(Encoder(model[0].auto_model).eval(), sample, inputs, "embedding", path)
+
+
+def export(module: Any, sample: Any, inputs: list[str], output: str, path: Path) -> None:
+    """`module` (called with the tokenizer's `inputs` in order) traced on `sample` and
+    written to `path` as ONNX with dynamic batch and length, atomically: a crash leaves
+    no half-written model for the next start to load."""
+    import torch
+
     axes = {name: {0: "batch", 1: "tokens"} for name in inputs}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
@@ -92,12 +100,12 @@ def _export(model: Any, pooling: str, inputs: list[str], path: Path) -> None:
         with warnings.catch_warnings(), torch.inference_mode(False):
             warnings.simplefilter("ignore")  # tracer warnings about data-dependent branches
             torch.onnx.export(
-                encoder,
+                module,
                 tuple(sample[name] for name in inputs),
                 tmp,
                 input_names=inputs,
-                output_names=["embedding"],
-                dynamic_axes={**axes, "embedding": {0: "batch"}},
+                output_names=[output],
+                dynamic_axes={**axes, output: {0: "batch"}},
                 opset_version=17,
                 dynamo=False,
             )
