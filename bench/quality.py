@@ -200,11 +200,18 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=0, help="sample N questions per set (0 = all)")
     parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument(
+        "--answers-only",
+        action="store_true",
+        help="skip retrieval figures (the reading models do not change them)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/quality.json")
     args = parser.parse_args()
     result: dict[str, Any] = {"limit": args.limit, "data": str(DATA), "cache": str(CACHE)}
 
     for name in args.sets.split(","):
+        if args.answers_only and name == "scifact_beir":
+            continue
         corpus = prepare(name)
         settings = corpus.settings
         store = wiring.open_store(settings)
@@ -216,11 +223,12 @@ def main() -> None:
             queries = sample(corpus.queries, args.limit)
             test = held_out(name, queries, "test")
             result[name] = {
-                "retrieval": retrieval(
-                    corpus, retriever, queries, lambda q: {q["gold_paragraph"]: 1}
-                ),
                 "extractive_held_out_articles": answers(corpus, qa, test, Texts(store)),
             }
+            if not args.answers_only:
+                result[name]["retrieval"] = retrieval(
+                    corpus, retriever, queries, lambda q: {q["gold_paragraph"]: 1}
+                )
         elif name == "squad_v2.0_cs224n_dev":
             queries = sample(corpus.queries, args.limit)
             calib = held_out(name, queries, "calib")
