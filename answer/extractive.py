@@ -34,7 +34,7 @@ from retrieve import Passage
 
 W_OVERLAP = 0.7
 W_PASSAGE = 0.3
-SHORTLIST = 8
+SHORTLIST = 6
 FOLLOWERS = 3  # the sentence after each of the best few is read too
 MIN_WORDS = 3
 HEADING_WORDS = 12  # unpunctuated lines shorter than this are headings
