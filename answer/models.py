@@ -5,7 +5,7 @@
 
 Both ship with cited as deltas over the bundled all-MiniLM-L6-v2 encoder (answer/weights/:
 low-rank updates of its linear layers, its layer norms and a classification head; about
-2 MB each instead of 90 MB) and are trained by training/ (`make models`, docs/models.md).
+1.4 MB each instead of 90 MB) and are trained by training/ (`make models`, docs/models.md).
 A delta is loaded onto the installed base weights after its SHA-256 is checked against
 answer/weights/MANIFEST.json, so a truncated or edited file fails with a clear error
 instead of scoring nonsense.
