@@ -22,6 +22,7 @@ from typing import Any
 
 from index.errors import ParseError
 from ingest import offline
+from ingest.tables import table_text
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +261,9 @@ def assemble(raw_elements: list[Any], fallback_title: str, metadata: dict[str, A
         if not text:
             continue
         kind = type(raw).__name__
+        html = getattr(getattr(raw, "metadata", None), "text_as_html", None)
+        if kind == "Table" and html:
+            text = (table_text(html) or text).replace("\x00", "")
         page = getattr(getattr(raw, "metadata", None), "page_number", None)
         if kind == "Title" and len(text) <= MAX_TITLE_CHARS:
             section = text

@@ -54,6 +54,24 @@ def test_pptx_and_csv(tmp_path: Path) -> None:
     assert "Tromso" in parse_file(str(tmp_path / "t.csv"), "csv").text
 
 
+def test_table_rows_become_one_sentence_each_with_their_column_names(tmp_path: Path) -> None:
+    (tmp_path / "settings.md").write_text(
+        "# Settings\n\n| setting | default | meaning |\n|---|---|---|\n"
+        "| PORT | 8000 | Where the server listens |\n| WORKERS | 4 | Parallel workers. |\n"
+    )
+    (tmp_path / "plain.html").write_text(
+        "<html><body><table><tr><td>Oslo</td><td>700000</td></tr>"
+        "<tr><td>Tromso &amp; Alta</td><td>77000</td></tr></table></body></html>"
+    )
+    md = parse_file(str(tmp_path / "settings.md"), "markdown")
+    assert "setting: PORT; default: 8000; meaning: Where the server listens.\n" in md.text
+    assert md.text.endswith("setting: WORKERS; default: 4; meaning: Parallel workers.")
+    table = next(e for e in md.elements if e.kind == "Table")
+    assert md.text[table.start : table.end].startswith("setting: PORT")
+    html = parse_file(str(tmp_path / "plain.html"), "html").text
+    assert html == "Oslo; 700000.\nTromso & Alta; 77000."  # no header row: cells in order
+
+
 def test_email(tmp_path: Path) -> None:
     from email.message import EmailMessage
 
