@@ -117,6 +117,12 @@ def cli() -> None:
     "--collection", "-c", default=None, help="Collection to ingest into [CITED_COLLECTION]."
 )
 @click.option("--prune", is_flag=True, help="Remove documents under PATHS whose files are gone.")
+@click.option(
+    "--reparse",
+    is_flag=True,
+    help="Parse, chunk and embed unchanged files too (after an upgrade that reads a format "
+    "better, such as tables).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the store already has documents.")
 @pass_context
@@ -125,12 +131,14 @@ def ingest(
     paths: tuple[Path, ...],
     collection: str | None,
     prune: bool,
+    reparse: bool,
     as_json: bool,
     if_empty: bool,
 ) -> None:
     """Ingest files and folders (recursively) into a collection.
 
-    Unchanged files are skipped by content hash; changed files replace their old version.
+    Unchanged files are skipped by content hash (unless --reparse); changed files replace
+    their old version.
     Exits 0 when every file was ingested or unchanged, 1 when some failed.
     """
     from api import wiring
@@ -147,7 +155,9 @@ def ingest(
             kb = wiring.knowledge_base(settings, store)
             progress = for_stream(sys.stderr)
             runner = wiring.ingestor(settings, kb, wiring.embedder(settings), progress)
-            report = runner.run(list(paths), collection or settings.collection, prune=prune)
+            report = runner.run(
+                list(paths), collection or settings.collection, prune=prune, reparse=reparse
+            )
     if as_json:
         emit_json(report.to_dict())
     else:

@@ -98,7 +98,11 @@ class Ingestor:
         self.save_every_s = save_every_s
         self._last_save = time.monotonic()
 
-    def run(self, paths: Sequence[Path], collection: str, prune: bool = False) -> IngestReport:
+    def run(
+        self, paths: Sequence[Path], collection: str, prune: bool = False, reparse: bool = False
+    ) -> IngestReport:
+        """`reparse`: parse, chunk and embed unchanged files too (after an upgrade that
+        reads some format better); each replaces its stored version as a changed file does."""
         started = time.perf_counter()
         report = IngestReport(collection)
         self.kb.check_model()
@@ -108,7 +112,7 @@ class Ingestor:
         report.timings.discover = time.perf_counter() - started
         known = self.kb.known_documents(collection)
         try:
-            self._candidates(discovery.candidates, collection, known, report)
+            self._candidates(discovery.candidates, collection, known, report, reparse)
             if prune:
                 seen = {c.source for c in discovery.candidates} | {
                     o.source for o in discovery.left_out
@@ -141,8 +145,9 @@ class Ingestor:
         collection: str,
         known: dict[str, KnownDocument],
         report: IngestReport,
+        reparse: bool = False,
     ) -> None:
-        """Hash, skip the unchanged, ingest the rest."""
+        """Hash, skip the unchanged (unless `reparse`), ingest the rest."""
         todo: list[tuple[Candidate, str]] = []
         self.progress.start(len(candidates))
         hashing = time.perf_counter()
@@ -158,7 +163,7 @@ class Ingestor:
                 self.progress.update(1, 0)
                 continue
             previous = known.get(candidate.source)
-            if previous is not None and previous.content_hash == digest:
+            if not reparse and previous is not None and previous.content_hash == digest:
                 report.add(FileOutcome(candidate.source, "unchanged", document_id=previous.id))
                 self.progress.update(1, 0)
             else:

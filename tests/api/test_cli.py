@@ -71,6 +71,9 @@ def test_file_names_that_are_not_utf8_are_ingested_and_reported_as_json(tmp_path
     again = run_cited(tmp_path / "data", "ingest", str(folder))
     assert again.returncode == 0, again.stderr
     assert "0 added, 0 updated, 2 unchanged, 0 failed" in again.stdout
+    reparsed = run_cited(tmp_path / "data", "ingest", str(folder), "--reparse")
+    assert reparsed.returncode == 0, reparsed.stderr
+    assert "0 added, 2 updated, 0 unchanged, 0 failed" in reparsed.stdout
     hits = json.loads(run_cited(tmp_path / "data", "search", "budget units", "--json").stdout)
     assert hits[0]["source"].endswith("budget-\\xff.txt")
 

@@ -36,11 +36,13 @@ def kb(
 
 @pytest.fixture
 def run(kb: KnowledgeBase, embedder: SentenceTransformerEmbedder) -> Run:
-    def run_once(*paths: Path, prune: bool = False, collection: str = "default") -> IngestReport:
+    def run_once(
+        *paths: Path, prune: bool = False, reparse: bool = False, collection: str = "default"
+    ) -> IngestReport:
         ingestor = Ingestor(
             kb, embedder, max_file_bytes=2 * 2**20, parse_workers=1, chunk_tokens=128
         )
-        return ingestor.run(list(paths), collection, prune=prune)
+        return ingestor.run(list(paths), collection, prune=prune, reparse=reparse)
 
     return run_once
 
@@ -109,6 +111,28 @@ def test_second_run_parses_and_embeds_nothing(run: Run, kb: KnowledgeBase, tmp_p
     assert {o.status for o in second.outcomes} == {"unchanged"}
     assert second.tokens_embedded == 0 and second.timings.parse == 0 and second.timings.embed == 0
     assert kb.store.state().generation == generation
+
+
+def test_reparse_reads_unchanged_files_again_in_place(
+    run: Run, kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ferry.md").write_text("| route | departs |\n|---|---|\n| Skye | 07:00 |\n")
+    run(folder)
+    [before] = kb.store.list_documents()
+    old_chunks = set(kb.store.chunk_ids())
+
+    report = run(folder, reparse=True)
+
+    assert by_name(report) == {"ferry.md": ("updated", None)}
+    [after] = kb.store.list_documents()
+    assert (after.id, after.content_hash) == (before.id, before.content_hash)
+    new_chunks = set(kb.store.chunk_ids())
+    assert new_chunks and not new_chunks & old_chunks  # the old chunks gone, new ones in
+    vectors = kb.vectors()
+    assert vectors is not None and set(vectors.ids()) == new_chunks
+    assert "route: Skye; departs: 07:00." in kb.document_text(after.id)
 
 
 def test_changed_file_replaces_its_chunks(
