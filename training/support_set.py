@@ -125,25 +125,7 @@ def made_examples(seed: int) -> list[Example]:
 
 
 DO = {"do", "does", "did"}
-MOVED = set(
-    [
-        "is",
-        "are",
-        "was",
-        "were",
-        "can",
-        "could",
-        "should",
-        "will",
-        "would",
-        "has",
-        "have",
-        "had",
-        "may",
-        "might",
-        "must",
-    ]
-)
+MOVED = set(augment.AUXILIARIES) - DO  # auxiliaries a question moves to its front
 _PREDICATE = set(
     [
         "a",
