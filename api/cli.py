@@ -142,7 +142,6 @@ def ingest(
     Exits 0 when every file was ingested or unchanged, 1 when some failed.
     """
     from api import wiring
-    from index import WriterLock
     from ingest.progress import for_stream
 
     settings = ctx.settings
@@ -151,7 +150,7 @@ def ingest(
         if if_empty and (count := store.count_documents()):
             click.echo(f"the store already has {count} documents; nothing ingested (--if-empty)")
             return
-        with WriterLock(settings.data_dir):
+        with wiring.store_lock(settings):
             kb = wiring.knowledge_base(settings, store)
             progress = for_stream(sys.stderr)
             runner = wiring.ingestor(settings, kb, wiring.embedder(settings), progress)
@@ -236,10 +235,9 @@ def docs_text(ctx: Context, document_id: str) -> None:
 def docs_rm(ctx: Context, document_ids: tuple[str, ...]) -> None:
     """Remove documents from the store, the vector index and the lexical index."""
     from api import wiring
-    from index import WriterLock
 
     settings = ctx.settings
-    with cited_errors(), WriterLock(settings.data_dir):
+    with cited_errors(), wiring.store_lock(settings):
         kb = wiring.knowledge_base(settings, wiring.open_store(settings))
         removed = kb.delete(list(document_ids))
         kb.flush()
@@ -476,10 +474,10 @@ def evaluate(
 def reindex(ctx: Context, reembed: bool) -> None:
     """Rebuild the vector index from the SQL store (no re-embedding unless --reembed)."""
     from api import wiring
-    from index import ConfigError, WriterLock
+    from index import ConfigError
 
     settings = ctx.settings
-    with cited_errors(), WriterLock(settings.data_dir):
+    with cited_errors(), wiring.store_lock(settings):
         store = wiring.open_store(settings)
         kb = wiring.knowledge_base(settings, store)
         if reembed:

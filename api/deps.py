@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,8 @@ from index import KnowledgeBase, Scope, SentenceTransformerEmbedder, SharedWrite
 from ingest import Ingestor, Progress
 from retrieve import Retriever
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Services:
@@ -33,7 +36,7 @@ class Services:
     keys: Keys
     jobs: JobRunner
     metrics: Metrics
-    writer: SharedWriterLock  # held while this process writes to the data dir
+    writer: SharedWriterLock  # held while this process writes to the store
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -47,8 +50,16 @@ class Services:
         def ingestor(progress: Progress) -> Ingestor:
             return wiring.ingestor(settings, kb, embedder, progress)
 
-        writer = SharedWriterLock(settings.data_dir)
-        jobs = JobRunner(ingestor, writer, settings.uploads_dir, metrics.ingested)
+        writer = SharedWriterLock(wiring.store_lock(settings))
+        if settings.shared_store and settings.files_dir is None:
+            log.warning(
+                "uploaded originals are kept in %s on this machine only; servers sharing "
+                "this PostgreSQL store need CITED_FILES_DIR set to one shared folder",
+                settings.uploads_dir,
+            )
+        jobs = JobRunner(
+            ingestor, writer, settings.uploads_dir, settings.staging_dir, metrics.ingested
+        )
         answers = wiring.question_answerer(settings, retriever)
         return cls(settings, store, kb, embedder, retriever, answers, keys, jobs, metrics, writer)
 

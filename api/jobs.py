@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from api.uploads import STAGING
+from api.uploads import keep
 from index import CitedError, NotFoundError, SharedWriterLock, WriterLockedError
 from index.errors import Busy
 from ingest import FILE_TYPES, Ingestor, IngestReport, Progress
@@ -127,12 +127,15 @@ class JobRunner:
         ingestor: Callable[[Progress], Ingestor],
         writer: SharedWriterLock,
         files_dir: Path,
+        staging_dir: Path,
         on_report: Callable[[IngestReport], None] | None = None,
     ) -> None:
+        """`files_dir`: where originals are kept (shared by the servers of one store);
+        `staging_dir`: where this server's uploads wait for their job (its own)."""
         self._ingestor = ingestor
         self._writer = writer
         self.files_dir = files_dir
-        self.staging_dir = files_dir / STAGING
+        self.staging_dir = staging_dir
         self._on_report = on_report
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
@@ -249,8 +252,7 @@ class JobRunner:
                 if file is None:
                     continue
                 if outcome.status in ("added", "updated") and file.staged and file.final:
-                    file.final.parent.mkdir(parents=True, exist_ok=True)
-                    file.staged.replace(file.final)
+                    keep(file.staged, file.final)
                 with self._lock:
                     file.status = outcome.status  # type: ignore[assignment]
                     file.reason = outcome.reason

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         description="Where ONNX exports of the models are cached; unset = <data_dir>/models. "
         "Data dirs of one machine may share one.",
     )
+    files_dir: Path | None = Field(
+        None,
+        description="Where uploaded originals are kept; unset = <data_dir>/files. Servers "
+        "sharing one PostgreSQL store need one folder they all mount at this same path.",
+    )
     batch_size: int = Field(32, ge=1, le=4096, description="Texts per embedding forward pass.")
     commit_chunks: int = Field(
         512,
@@ -217,7 +222,17 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         """Originals of uploaded files, by collection (`GET /v1/documents/{id}/file`)."""
-        return self.data_dir / "files"
+        return self.files_dir or self.data_dir / "files"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Where this server's uploads wait for their ingestion job (never shared)."""
+        return self.data_dir / "staging"
+
+    @property
+    def shared_store(self) -> bool:
+        """True when the store can be shared by servers on several machines (PostgreSQL)."""
+        return self.database.startswith("postgresql")
 
     @property
     def cors(self) -> list[str]:

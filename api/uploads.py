@@ -6,19 +6,44 @@ The declared content type is ignored: the first bytes are sniffed (`ingest.sniff
 file whose content is not what its extension says (a PDF named .txt, an executable named
 .pdf) is refused with a reason, before any parser sees it.
 
-Originals are kept under `<data_dir>/files/collection-<id>/<name>`; that path is the
-document's source, so uploading the same name into the same collection again updates the
-document (or leaves it unchanged). Uploads are staged under `<data_dir>/files/.staging/`
-(same file system, so keeping one is a rename).
+Originals are kept under `<files_dir>/collection-<id>/<name>` (`CITED_FILES_DIR`, default
+`<data_dir>/files`); that path is the document's source, so uploading the same name into
+the same collection again updates the document (or leaves it unchanged). Servers sharing
+one PostgreSQL store share that folder (mounted at the same path on each), so any of them
+serves any original. Uploads are staged on the server's own disk (`<data_dir>/staging/`):
+a server starting up clears its own staging, never another's uploads in flight.
 """
 
 from __future__ import annotations
 
+import errno
 import re
+import shutil
 import unicodedata
+import uuid
+from pathlib import Path
 
 MAX_NAME_BYTES = 200
-STAGING = ".staging"
+
+
+def keep(staged: Path, final: Path) -> None:
+    """Move an ingested upload to where originals are kept: a rename on one file system;
+    into a shared folder on another, a copy under a hidden temporary name, then a rename,
+    so no server ever reads half an original."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        staged.replace(final)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    partial = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        shutil.copyfile(staged, partial)
+        partial.replace(final)
+    finally:
+        partial.unlink(missing_ok=True)
+    staged.unlink()
 
 
 def safe_filename(name: str) -> str:

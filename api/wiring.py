@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from answer import ChatClient, ExtractiveAnswerer, PairScorer, QuestionAnswerer, SupportChecker
 from api.settings import Settings
-from index import ConfigError, KnowledgeBase, SentenceTransformerEmbedder, Store
+from index import (
+    ConfigError,
+    DatabaseWriterLock,
+    KnowledgeBase,
+    SentenceTransformerEmbedder,
+    Store,
+    WriterLock,
+    writer_lock,
+)
 from index.vectors import HnswParams
 from ingest import Ingestor, ParseLimits, Progress
 from retrieve import CrossEncoderReranker, Retriever
@@ -13,6 +21,12 @@ from retrieve import CrossEncoderReranker, Retriever
 
 def open_store(settings: Settings) -> Store:
     return Store(settings.database)
+
+
+def store_lock(settings: Settings) -> WriterLock | DatabaseWriterLock:
+    """One writer at a time per store: a file lock in the data dir (SQLite), an advisory lock
+    in the database (PostgreSQL, shared by every server and `cited ingest` using it)."""
+    return writer_lock(settings.data_dir, settings.database)
 
 
 def knowledge_base(settings: Settings, store: Store) -> KnowledgeBase:

@@ -14,7 +14,7 @@ from index.errors import (
     WriterLockedError,
 )
 from index.knowledge import KnowledgeBase, Repair
-from index.lock import SharedWriterLock, WriterLock
+from index.lock import DatabaseWriterLock, SharedWriterLock, WriterLock, writer_lock
 from index.store import Store
 from index.types import (
     Chunk,
@@ -36,6 +36,7 @@ __all__ = [
     "CollectionInfo",
     "ConfigError",
     "ConflictError",
+    "DatabaseWriterLock",
     "Document",
     "Embedder",
     "IndexState",
@@ -59,4 +60,5 @@ __all__ = [
     "WriteResult",
     "WriterLock",
     "WriterLockedError",
+    "writer_lock",
 ]

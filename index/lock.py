@@ -1,20 +1,51 @@
-"""One writer at a time per data dir: an exclusive, non-blocking flock on `<data_dir>/writer.lock`.
+"""One writer at a time per store.
 
-The kernel drops the lock when the holder exits, even by `kill -9`, so a crashed writer never
-leaves a stale lock behind. The holder's pid and command are written into the file only to
-make the second writer's error message useful.
+- SQLite (one machine): an exclusive, non-blocking flock on `<data_dir>/writer.lock`. The
+  kernel drops the lock when the holder exits, even by `kill -9`, so a crashed writer never
+  leaves a stale lock behind. The holder's pid and command are written into the file only
+  to make the second writer's error message useful.
+- PostgreSQL (any number of servers and `cited ingest` runs on any machines, one
+  database): a session-level advisory lock, held on a connection of its own for as long as
+  the writer writes. PostgreSQL drops it when that connection ends, so a writer killed with
+  -9 frees it at once (its socket closes); a machine that vanishes frees it when the
+  server's TCP keepalive gives up on it (docs/deploy.md). The holder names itself in its
+  connection's application_name, which the second writer's error message quotes.
+
+`writer_lock` picks the kind by the database URL.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import socket
 import sys
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Protocol
 
-from index.errors import WriterLockedError
+from index.errors import ConfigError, WriterLockedError
+
+log = logging.getLogger(__name__)
+
+
+class Lock(Protocol):
+    def acquire(self) -> None: ...
+
+    def release(self) -> None: ...
+
+
+def writer_lock(data_dir: Path, database: str) -> WriterLock | DatabaseWriterLock:
+    """The writer lock of the store at `database` (a SQLAlchemy URL)."""
+    if database.startswith("postgresql"):
+        return DatabaseWriterLock(database)
+    return WriterLock(data_dir)
+
+
+def _holder() -> str:
+    return f"pid {os.getpid()} on {socket.gethostname()} ({' '.join(sys.argv[:3])})"
 
 
 class WriterLock:
@@ -35,7 +66,7 @@ class WriterLock:
                 "(one writer at a time per data dir) and run this again"
             ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])})".encode(), 0)
+        os.pwrite(fd, _holder().encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
@@ -58,13 +89,106 @@ class WriterLock:
         self.release()
 
 
+# Advisory lock keys of cited's writer: ("cite", 1). Advisory locks are per database, so two
+# cited stores in two databases of one server never block each other.
+LOCK_KEYS = (0x63697465, 1)
+_APPLICATION = 63  # PostgreSQL keeps at most this many bytes of an application_name
+
+
+class DatabaseWriterLock:
+    """The writer lock of a PostgreSQL store: pg_try_advisory_lock on a connection of its
+    own (autocommit, so it never sits idle in a transaction), kept open while held."""
+
+    def __init__(self, database: str) -> None:
+        if not database.startswith("postgresql"):
+            raise ConfigError(f"a database writer lock needs PostgreSQL, got {database!r}")
+        self.database = database
+        self._engine: Any = None
+        self._connection: Any = None
+
+    def acquire(self) -> None:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
+
+        engine = create_engine(
+            self.database,
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"application_name": f"cited writer {_holder()}"[:_APPLICATION]},
+        )
+        connection = engine.connect()
+        try:
+            got = connection.execute(
+                text("SELECT pg_try_advisory_lock(:a, :b)"),
+                {"a": LOCK_KEYS[0], "b": LOCK_KEYS[1]},
+            ).scalar_one()
+            if not got:
+                holder = self._holder(connection)
+                raise WriterLockedError(
+                    f"{holder} is writing to this PostgreSQL store; wait for it to finish "
+                    "(one writer at a time per store) and run this again"
+                )
+        except BaseException:
+            connection.close()
+            engine.dispose()
+            raise
+        self._engine, self._connection = engine, connection
+
+    @staticmethod
+    def _holder(connection: Any) -> str:
+        from sqlalchemy import text
+
+        row = connection.execute(
+            text(
+                "SELECT a.application_name, a.client_addr FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                "AND l.classid = :a AND l.objid = :b AND l.objsubid = 2 AND l.granted"
+            ),
+            {"a": LOCK_KEYS[0], "b": LOCK_KEYS[1]},
+        ).first()
+        if row is None:
+            return "another process"
+        name = (row[0] or "").removeprefix("cited writer ") or "another client"
+        return f"{name} from {row[1]}" if row[1] else name
+
+    def release(self) -> None:
+        if self._connection is None:
+            return
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            self._connection.execute(
+                text("SELECT pg_advisory_unlock(:a, :b)"),
+                {"a": LOCK_KEYS[0], "b": LOCK_KEYS[1]},
+            )
+        except DBAPIError as exc:  # the connection is gone, and the lock went with it
+            log.warning("writer lock connection lost before release: %s", exc.orig)
+        finally:
+            self._connection.close()
+            self._engine.dispose()
+            self._connection = self._engine = None
+
+    def __enter__(self) -> DatabaseWriterLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
 class SharedWriterLock:
     """The writer lock shared by the threads of one process (a server's ingestion job and
-    its deletions): the first holder takes the file lock, the last one out releases it.
+    its deletions): the first holder takes the store's lock, the last one out releases it.
     Threads of the process still serialize their writes in the KnowledgeBase."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self._lock = WriterLock(data_dir)
+    def __init__(self, lock: Lock) -> None:
+        self._lock = lock
         self._mutex = threading.Lock()
         self._holders = 0
 

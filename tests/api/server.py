@@ -27,11 +27,22 @@ def free_port() -> int:
 def running_server(
     data_dir: Path, log: Path, env: dict[str, str] | None = None, ready: str = "/readyz"
 ) -> Iterator[str]:
-    """The base URL of a server on `data_dir` (SQLite there), once `ready` answers 200;
-    its output goes to `log`. Stopped on exit."""
+    """The base URL of a server on `data_dir` (SQLite there unless `env` names a
+    CITED_DATABASE_URL), once `ready` answers 200; its output goes to `log`. Stopped on
+    exit."""
+    with server_process(data_dir, log, env, ready) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(
+    data_dir: Path, log: Path, env: dict[str, str] | None = None, ready: str = "/readyz"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As running_server, with the process (for tests that kill it)."""
     port = free_port()
-    full_env = {**os.environ, "CITED_DATA_DIR": str(data_dir), **(env or {})}
+    full_env = {**os.environ, "CITED_DATA_DIR": str(data_dir)}
     full_env.pop("CITED_DATABASE_URL", None)
+    full_env.update(env or {})
     with log.open("w") as sink:
         process = subprocess.Popen(
             [str(Path(sys.executable).with_name("cited")), "serve", "--port", str(port)],
@@ -51,9 +62,10 @@ def running_server(
                 pass
             assert time.monotonic() < deadline, "server not ready in 90 s: " + log.read_text()
             time.sleep(0.2)
-        yield base
+        yield base, process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         process.wait(timeout=30)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.uploads import collection_folder, safe_filename
+from api.uploads import collection_folder, keep, safe_filename
 
 
 @pytest.mark.parametrize(
@@ -46,3 +50,26 @@ def test_safe_names_never_escape_their_folder(name: str) -> None:
 def test_collection_folders_are_named_by_id() -> None:
     assert collection_folder(7) == "collection-7"
     assert collection_folder(7) != collection_folder(17)
+
+
+def test_an_upload_is_kept_by_renaming_it_on_one_file_system(tmp_path: Path) -> None:
+    staged = tmp_path / "staging" / "job" / "report.txt"
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"the report")
+    final = tmp_path / "files" / "collection-1" / "report.txt"
+    keep(staged, final)
+    assert final.read_bytes() == b"the report" and not staged.exists()
+
+
+def test_an_upload_is_kept_whole_in_a_folder_on_another_file_system(tmp_path: Path) -> None:
+    """A shared CITED_FILES_DIR is another file system than the server's staging folder:
+    the original is copied under a hidden name and renamed, never left half written."""
+    if not Path("/dev/shm").is_dir() or os.stat("/dev/shm").st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another file system than the temporary folder")
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as other:
+        staged = Path(other) / "report.txt"
+        staged.write_bytes(b"x" * 300_000)
+        final = tmp_path / "files" / "collection-1" / "report.txt"
+        keep(staged, final)
+        assert final.read_bytes() == b"x" * 300_000 and not staged.exists()
+        assert [p.name for p in final.parent.iterdir()] == ["report.txt"]  # no partial left
