@@ -1,11 +1,18 @@
 """Lexical (full-text) index over chunk text, kept inside the SQL store.
 
 SQLite: an FTS5 external-content table `chunks_fts` synced by triggers, ranked by bm25().
-PostgreSQL: a generated `tsv` column on chunks with a GIN index, ranked by ts_rank_cd().
+PostgreSQL: a generated `tsv` column on chunks with a GIN index finds the candidates, and
+they are ranked by BM25 (k1 1.2, b 0.75, as FTS5) computed inside PostgreSQL from term
+statistics the database keeps itself: `lexical_terms` (each lexeme's document frequency)
+and `lexical_totals` (chunks and lexemes in all), maintained by statement-level triggers on
+chunks. PostgreSQL's own ts_rank_cd ignores how rare a term is, which costs retrieval
+quality (bench/quality.py, docs/deploy.md). A chunk's length is its count of distinct
+lexemes (length(tsv)).
 
 Because both live in the same database as the chunks and are maintained by the database
-itself (triggers / generated column), a chunk is in the lexical index exactly when its row
-is committed: no separate consistency step exists or is needed.
+itself (triggers / generated column), a chunk is in the lexical index, and counted in the
+statistics, exactly when its row is committed: no separate consistency step exists or is
+needed. A store made before the statistics existed gets them computed once when opened.
 
 Questions are turned into an OR of quoted terms with stop words dropped and at most
 MAX_TERMS terms, so FTS syntax typed by a user can never break or widen the query.
@@ -19,6 +26,8 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, text
 
 MAX_TERMS = 16
+BM25_K1 = 1.2
+BM25_B = 0.75
 
 STOP_WORDS = frozenset(
     [
@@ -202,8 +211,69 @@ def install(conn: Connection) -> None:
             )
         )
         conn.execute(text("CREATE INDEX IF NOT EXISTS ix_chunks_tsv ON chunks USING gin (tsv)"))
+        _install_statistics(conn)
     else:
         raise NotImplementedError(f"no lexical index for the {conn.dialect.name} dialect")
+
+
+_STATISTICS = [
+    "CREATE TABLE IF NOT EXISTS lexical_terms (lexeme text PRIMARY KEY, df bigint NOT NULL)",
+    """CREATE OR REPLACE FUNCTION cited_lexical_added() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO lexical_terms (lexeme, df)
+            SELECT u.lexeme, count(*) FROM added a, unnest(a.tsv) u GROUP BY u.lexeme
+            ON CONFLICT (lexeme) DO UPDATE SET df = lexical_terms.df + excluded.df;
+        UPDATE lexical_totals SET chunks = chunks + s.n, lexemes = lexemes + s.l
+            FROM (SELECT count(*) AS n, coalesce(sum(length(tsv)), 0) AS l FROM added) s;
+        RETURN NULL;
+    END $$""",
+    """CREATE OR REPLACE FUNCTION cited_lexical_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE lexical_terms t SET df = t.df - gone.n
+            FROM (SELECT u.lexeme, count(*) AS n FROM removed, unnest(removed.tsv) u
+                  GROUP BY u.lexeme) gone
+            WHERE t.lexeme = gone.lexeme;
+        DELETE FROM lexical_terms WHERE df <= 0;
+        UPDATE lexical_totals SET chunks = chunks - s.n, lexemes = lexemes - s.l
+            FROM (SELECT count(*) AS n, coalesce(sum(length(tsv)), 0) AS l FROM removed) s;
+        RETURN NULL;
+    END $$""",
+    "DROP TRIGGER IF EXISTS chunks_lexical_added ON chunks",
+    "CREATE TRIGGER chunks_lexical_added AFTER INSERT ON chunks REFERENCING NEW TABLE AS "
+    "added FOR EACH STATEMENT EXECUTE FUNCTION cited_lexical_added()",
+    "DROP TRIGGER IF EXISTS chunks_lexical_removed ON chunks",
+    "CREATE TRIGGER chunks_lexical_removed AFTER DELETE ON chunks REFERENCING OLD TABLE AS "
+    "removed FOR EACH STATEMENT EXECUTE FUNCTION cited_lexical_removed()",
+]
+
+
+def _install_statistics(conn: Connection) -> None:
+    """BM25's term statistics and the triggers that keep them (PostgreSQL); computed from
+    the chunks already stored when the store predates them. The caller holds the schema
+    lock (index.store), so no chunk is written in between."""
+    missing = conn.execute(text("SELECT to_regclass('lexical_totals') IS NULL")).scalar_one()
+    conn.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS lexical_totals (id integer PRIMARY KEY CHECK (id = 1), "
+            "chunks bigint NOT NULL, lexemes bigint NOT NULL)"
+        )
+    )
+    for statement in _STATISTICS:
+        conn.execute(text(statement))
+    if missing:
+        conn.execute(text("DELETE FROM lexical_terms"))
+        conn.execute(
+            text(
+                "INSERT INTO lexical_terms (lexeme, df) "
+                "SELECT u.lexeme, count(*) FROM chunks c, unnest(c.tsv) u GROUP BY u.lexeme"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO lexical_totals (id, chunks, lexemes) "
+                "SELECT 1, count(*), coalesce(sum(length(tsv)), 0) FROM chunks"
+            )
+        )
 
 
 def scope_sql(
@@ -258,10 +328,21 @@ def search(
             + " ORDER BY rank LIMIT :k"
         )
         return [(int(row[0]), -float(row[1])) for row in conn.execute(text(sql), params)]
-    params["q"] = " | ".join(terms)
+    params.update(q=" | ".join(terms), words=" ".join(terms), k1=BM25_K1, b=BM25_B)
+    # BM25 over the candidates the GIN index finds: idf from lexical_terms, term frequency
+    # from the lexeme's positions in the chunk's tsvector.
     sql = (
-        "SELECT c.id, ts_rank_cd(c.tsv, q) AS rank FROM chunks c "
-        "JOIN documents d ON d.id = c.document_id, to_tsquery('english', :q) q "
-        "WHERE c.tsv @@ q" + where + " ORDER BY rank DESC LIMIT :k"
+        "WITH totals AS (SELECT greatest(chunks, 1) AS n, "
+        "greatest(lexemes::float8 / greatest(chunks, 1), 1) AS avgdl FROM lexical_totals), "
+        "terms AS (SELECT t.lexeme, ln(1 + (totals.n - t.df + 0.5) / (t.df + 0.5)) AS idf "
+        "FROM lexical_terms t, totals "
+        "WHERE t.lexeme = ANY(tsvector_to_array(to_tsvector('english', :words)))) "
+        "SELECT c.id, sum(terms.idf * u.tf * (:k1 + 1) / (u.tf + :k1 * (1 - :b + :b * "
+        "length(c.tsv) / totals.avgdl))) AS rank "
+        "FROM chunks c JOIN documents d ON d.id = c.document_id "
+        "CROSS JOIN totals CROSS JOIN to_tsquery('english', :q) q "
+        "CROSS JOIN LATERAL (SELECT x.lexeme, coalesce(array_length(x.positions, 1), 1) AS tf "
+        "FROM unnest(c.tsv) x) u JOIN terms ON terms.lexeme = u.lexeme "
+        "WHERE c.tsv @@ q" + where + " GROUP BY c.id ORDER BY rank DESC, c.id LIMIT :k"
     )
     return [(int(row[0]), float(row[1])) for row in conn.execute(text(sql), params)]

@@ -63,6 +63,10 @@ from index.writing import WriteResult
 
 log = logging.getLogger(__name__)
 
+# Advisory lock keys ("cite", 2) under which a PostgreSQL store's schema is set up: servers
+# starting together on a new database would otherwise race to create the same tables.
+SCHEMA_LOCK = (0x63697465, 2)
+
 
 def _in_collections(
     query: Select[Any], collection: str | None, collections: Collection[str] | None
@@ -98,6 +102,11 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         try:
             with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":  # servers starting together: one at a time
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                        {"a": SCHEMA_LOCK[0], "b": SCHEMA_LOCK[1]},
+                    )
                 Base.metadata.create_all(conn)
                 lexical.install(conn)
             with self._sessions.begin() as session:

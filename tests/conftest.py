@@ -58,7 +58,10 @@ def _reset_postgres(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(
-                text("DROP TABLE IF EXISTS chunks, documents, collections, index_state CASCADE")
+                text(
+                    "DROP TABLE IF EXISTS chunks, documents, collections, index_state, "
+                    "lexical_terms, lexical_totals CASCADE"
+                )
             )
     except OperationalError as exc:
         pytest.skip(

@@ -135,6 +135,26 @@ def test_lexical_search_ranks_matches_and_survives_query_syntax(store: Store) ->
     assert store.count_chunks() == 3
 
 
+def test_a_rare_term_counts_more_than_a_common_one(store: Store) -> None:
+    """BM25 on both stores (FTS5's bm25(); PostgreSQL's from the term statistics it keeps):
+    a chunk matching the question's rare word outranks one matching only its common word,
+    which PostgreSQL's ts_rank_cd, blind to rarity, scores alike."""
+    common = [f"The leave policy, part {n}, covers staff in office {n}." for n in range(12)]
+    store.write(
+        [
+            (new_document("/d/common.txt", common), vectors(len(common))),
+            (new_document("/d/rare.txt", ["Narwhal sightings are logged weekly."]), vectors(1, 1)),
+        ],
+        "m",
+        DIM,
+    )
+    hits = store.lexical_search("narwhal policy", 13)
+    texts = store.chunks_with_documents([cid for cid, _ in hits])
+    assert texts[hits[0][0]][0].text.startswith("Narwhal"), [texts[c][0].text for c, _ in hits]
+    assert hits[0][1] > hits[1][1]
+    assert len(hits) == 13
+
+
 def test_collections_are_separate(store: Store) -> None:
     store.write([(new_document("/d/a.txt", ["shared words here"], "red"), vectors(1))], "m", DIM)
     store.write(
