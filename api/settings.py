@@ -108,10 +108,21 @@ class Settings(BaseSettings):
     )
     rerank_candidates: int = Field(20, ge=1, le=200, description="Passages reranked.")
     vector_index: KindChoice = Field(
-        "auto", description="FAISS index kind; auto = flat up to CITED_HNSW_THRESHOLD vectors."
+        "auto",
+        description="FAISS index kind; auto = flat up to CITED_HNSW_THRESHOLD vectors, HNSW "
+        "up to CITED_IVF_THRESHOLD, IVF above.",
     )
     hnsw_threshold: int = Field(200_000, ge=1, description="Vectors above which auto uses HNSW.")
     hnsw_ef_search: int = Field(128, ge=1, le=4096, description="HNSW search breadth.")
+    ivf_threshold: int = Field(
+        500_000,
+        ge=1,
+        description="Vectors above which auto uses a compressed IVF index (8-bit codes: a "
+        "quarter of HNSW's memory; candidates re-scored exactly from the stored vectors).",
+    )
+    ivf_nprobe: int = Field(
+        48, ge=1, le=65536, description="IVF lists searched per question (recall vs speed)."
+    )
     # -- answers --
     answer_mode: AnswerMode = Field("extractive", description="Default answer mode.")
     answer_sentences: int = Field(3, ge=1, le=20, description="Most sentences in an answer.")

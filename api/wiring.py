@@ -14,7 +14,7 @@ from index import (
     WriterLock,
     writer_lock,
 )
-from index.vectors import HnswParams
+from index.vectors import HnswParams, IvfParams
 from ingest import Ingestor, ParseLimits, Progress
 from retrieve import CrossEncoderReranker, Retriever
 
@@ -37,6 +37,8 @@ def knowledge_base(settings: Settings, store: Store) -> KnowledgeBase:
         vector_kind=settings.vector_index,
         hnsw_threshold=settings.hnsw_threshold,
         hnsw=HnswParams(ef_search=settings.hnsw_ef_search),
+        ivf_threshold=settings.ivf_threshold,
+        ivf=IvfParams(nprobe=settings.ivf_nprobe),
     )
 
 

@@ -32,7 +32,15 @@ import numpy as np
 from index.errors import ConfigError, ModelMismatchError, NotFoundError
 from index.store import Store, mismatch_message
 from index.types import Chunk, Document, KnownDocument, NewDocument, Scope, ScoredChunk
-from index.vectors import HnswParams, Kind, KindChoice, VectorHeader, VectorIndex
+from index.vectors import (
+    HnswParams,
+    IvfParams,
+    Kind,
+    KindChoice,
+    VectorHeader,
+    VectorIndex,
+    train_size,
+)
 from index.writing import WriteResult
 
 log = logging.getLogger(__name__)
@@ -46,12 +54,18 @@ class Repair:
 
 
 HNSW_COMPACT_SHARE = 0.1  # rebuild an HNSW graph once this share of its vectors is hidden
+IVF_RETRAIN_GROWTH = 4.0  # retrain an IVF index once it holds this many times its training size
+IVF_MIN_VECTORS = 39 * 64  # fewer cannot train its smallest list count: a flat index then
+RESCORE = 4  # an IVF search fetches RESCORE * k candidates and ranks them by exact scores
 SCOPE_CACHE_SIZE = 64
 
 
 class KnowledgeBase:
-    """`vector_kind` "auto" keeps an exact flat index up to `hnsw_threshold` vectors and an
-    HNSW graph above (chosen when the index is loaded or rebuilt)."""
+    """`vector_kind` "auto" keeps an exact flat index up to `hnsw_threshold` vectors, an
+    HNSW graph up to `ivf_threshold`, and a compressed IVF index above (chosen when the index
+    is loaded or rebuilt). An IVF index's candidates are re-scored exactly from the stored
+    float vectors (RESCORE * k of them: one indexed read), and it is retrained from a fresh
+    sample once the corpus has grown IVF_RETRAIN_GROWTH times past what it was trained for."""
 
     def __init__(
         self,
@@ -61,17 +75,26 @@ class KnowledgeBase:
         vector_kind: KindChoice = "auto",
         hnsw_threshold: int = 200_000,
         hnsw: HnswParams | None = None,
+        ivf_threshold: int = 500_000,
+        ivf: IvfParams | None = None,
     ) -> None:
-        if vector_kind not in ("auto", "flat", "hnsw"):
-            raise ConfigError(f"CITED_VECTOR_INDEX must be auto, flat or hnsw, got {vector_kind!r}")
-        if hnsw_threshold < 1:
-            raise ConfigError(f"CITED_HNSW_THRESHOLD must be positive, got {hnsw_threshold}")
+        if vector_kind not in ("auto", "flat", "hnsw", "ivf"):
+            raise ConfigError(
+                f"CITED_VECTOR_INDEX must be auto, flat, hnsw or ivf, got {vector_kind!r}"
+            )
+        if hnsw_threshold < 1 or ivf_threshold < 1:
+            raise ConfigError(
+                "CITED_HNSW_THRESHOLD and CITED_IVF_THRESHOLD must be positive, got "
+                f"{hnsw_threshold} and {ivf_threshold}"
+            )
         self.store = store
         self.vector_path = vector_path
         self.model_name = model_name
         self.vector_kind = vector_kind
         self.hnsw_threshold = hnsw_threshold
         self.hnsw = hnsw or HnswParams()
+        self.ivf_threshold = ivf_threshold
+        self.ivf = ivf or IvfParams()
         # scope -> (store generation, ascending chunk ids inside it)
         self._scopes: dict[Scope, tuple[int, np.ndarray]] = {}
         self._vectors: VectorIndex | None = None
@@ -155,7 +178,9 @@ class KnowledgeBase:
             self._save(vectors)
             return vectors, Repair(len(vectors), 0, True)
         vectors, header = loaded
-        vectors.hnsw = replace(vectors.hnsw, ef_search=self.hnsw.ef_search)  # a search setting
+        # search settings, not the saved index's
+        vectors.hnsw = replace(vectors.hnsw, ef_search=self.hnsw.ef_search)
+        vectors.ivf = replace(vectors.ivf, nprobe=self.ivf.nprobe)
         repair = self._sync(vectors)
         if repair.added or repair.removed or header.generation != state.generation:
             if repair.added or repair.removed:
@@ -184,12 +209,20 @@ class KnowledgeBase:
 
     def _kind_for(self, count: int) -> Kind:
         if self.vector_kind == "auto":
+            if count > self.ivf_threshold:
+                return "ivf"
             return "hnsw" if count > self.hnsw_threshold else "flat"
+        if self.vector_kind == "ivf" and count < IVF_MIN_VECTORS:
+            return "flat"  # exact, and small; IVF once there is enough to train it
         return self.vector_kind
 
     def _rebuild(self, dimension: int) -> VectorIndex:
         started = time.perf_counter()
-        vectors = VectorIndex(dimension, self._kind_for(self.store.count_chunks()), self.hnsw)
+        count = self.store.count_chunks()
+        kind = self._kind_for(count)
+        vectors = VectorIndex(dimension, kind, self.hnsw, self.ivf, expected=count)
+        if kind == "ivf":
+            vectors.train(self._training_sample(dimension, vectors.nlist), count)
         for ids, matrix in self.store.iter_embeddings(dimension):
             vectors.add(ids, matrix)
         log.info(
@@ -198,6 +231,15 @@ class KnowledgeBase:
             time.perf_counter() - started,
         )
         return vectors
+
+    def _training_sample(self, dimension: int, nlist: int) -> np.ndarray:
+        """A seeded random sample of the stored embeddings, enough to train `nlist` lists
+        (an IVF index is only chosen for at least IVF_MIN_VECTORS)."""
+        ids = self.store.chunk_ids()
+        wanted = train_size(len(ids), nlist)
+        chosen = np.sort(np.random.default_rng(0).choice(ids, wanted, replace=False))
+        blocks = [m for _, m in self.store.iter_embeddings(dimension, ids=chosen.tolist())]
+        return np.concatenate(blocks)
 
     def rebuild(self) -> int:
         """Rebuild the vector index from the stored embeddings (`cited reindex`)."""
@@ -215,7 +257,9 @@ class KnowledgeBase:
     def _save(self, vectors: VectorIndex) -> None:
         state = self.store.state()
         assert state.model is not None
-        if vectors.hidden > HNSW_COMPACT_SHARE * max(len(vectors), 1):
+        if vectors.hidden > HNSW_COMPACT_SHARE * max(len(vectors), 1) or (
+            vectors.kind == "ivf" and len(vectors) > IVF_RETRAIN_GROWTH * vectors.trained_on
+        ):
             vectors = self._vectors = self._rebuild(vectors.dimension)
         vectors.save(
             self.vector_path,
@@ -225,6 +269,7 @@ class KnowledgeBase:
                 state.generation,
                 len(vectors),
                 vectors.kind,
+                vectors.trained_on,
             ),
         )
         self._dirty = False
@@ -244,7 +289,7 @@ class KnowledgeBase:
         """Store documents with their chunk embeddings; they are searchable on return."""
         with self._writer() as vectors:
             results = self.store.write(batch, self.model_name, dimension)
-            if vectors is None:
+            if vectors is None:  # IVF starts flat: it needs vectors to train on
                 vectors = self._vectors = VectorIndex(dimension, self._kind_for(0), self.hnsw)
             with self._faiss:
                 for (_, embeddings), result in zip(batch, results, strict=True):
@@ -318,8 +363,23 @@ class KnowledgeBase:
             if len(allowed) == 0:
                 return []
         with self._faiss:
-            scores, ids = vectors.search(query, k, allowed)
-        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+            scores, ids = vectors.search(query, k if vectors.exact else RESCORE * k, allowed)
+        found = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        if not vectors.exact:
+            found = self._rescored(query, found)[:k]
+        return found
+
+    def _rescored(
+        self, query: np.ndarray, found: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        """Candidates of a compressed index ranked by their exact cosine, from the stored
+        vectors (a candidate deleted since keeps its approximate score: the join drops it)."""
+        exact = dict(found)
+        for ids, matrix in self.store.iter_embeddings(
+            len(query.reshape(-1)), ids=[i for i, _ in found]
+        ):
+            exact.update(zip(ids.tolist(), (matrix @ query.reshape(-1)).tolist(), strict=True))
+        return sorted(exact.items(), key=lambda pair: -pair[1])
 
     def lexical_search(
         self, query: str, k: int, scope: Scope | None = None
@@ -341,8 +401,8 @@ class KnowledgeBase:
         if vectors is None:
             raise ValueError("the knowledge base is empty: no embeddings to read")
         rows: dict[int, np.ndarray] = {}
-        missing = []
-        for chunk_id in chunk_ids:
+        missing = [] if vectors.exact else list(chunk_ids)  # compressed: read the exact ones
+        for chunk_id in chunk_ids if vectors.exact else ():
             try:
                 with self._faiss:
                     rows[chunk_id] = vectors.reconstruct(chunk_id)

@@ -1,7 +1,10 @@
 """The vector index: FAISS, keyed by chunk id, derived from the SQL store.
 
-    <data_dir>/vectors.faiss   IndexIDMap2 over IndexFlatIP (exact) or IndexHNSWFlat (approximate)
-    <data_dir>/vectors.json    {"model", "dimension", "generation", "count", "kind", "hidden_ids"}
+    <data_dir>/vectors.faiss   IndexIDMap2 over IndexFlatIP (exact) or IndexHNSWFlat
+                               (approximate), or an IndexIVFScalarQuantizer (approximate,
+                               8-bit codes: a quarter of the memory, for millions of chunks)
+    <data_dir>/vectors.json    {"model", "dimension", "generation", "count", "kind",
+                                "trained_on", "hidden_ids"}
 
 Both files are written atomically (temp file, fsync, rename). They may lag the SQL store
 after a crash; `KnowledgeBase.vectors()` repairs that by comparing id sets (chunk ids are
@@ -9,8 +12,13 @@ never reused, so equal id sets mean equal contents).
 
 HNSW cannot remove vectors, so a removed id is *hidden*: kept in the graph, listed in the
 header, excluded from every search by a selector; the knowledge base rebuilds the graph
-once too many are hidden. Deliberately not done here: deciding what should be in the index
-(the store says), and choosing flat or HNSW (the knowledge base does, by size).
+once too many are hidden. IVF removes natively; it must be trained (k-means centroids, and
+the 8-bit quantizer's ranges) on a sample of vectors before any is added, and records how
+many vectors it was trained for (`trained_on`) so the knowledge base can retrain it when
+the corpus has grown a lot. Its vectors are compressed: `exact` is False, and exact scores
+come from the stored float vectors (the knowledge base re-scores the best candidates).
+Deliberately not done here: deciding what should be in the index (the store says), and
+choosing the kind (the knowledge base does, by size).
 """
 
 from __future__ import annotations
@@ -27,12 +35,13 @@ import faiss
 import numpy as np
 
 log = logging.getLogger(__name__)
+_FAISS: Any = faiss  # the SWIG stubs lack much of what the module has
 
 
-Kind = Literal["flat", "hnsw"]
+Kind = Literal["flat", "hnsw", "ivf"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
-# What a setting may ask for: a kind, or "auto" (flat, HNSW above a number of vectors).
-KindChoice = Literal["auto", "flat", "hnsw"]
+# What a setting may ask for: a kind, or "auto" (flat; HNSW, then IVF, above their sizes).
+KindChoice = Literal["auto", "flat", "hnsw", "ivf"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class VectorHeader:
     generation: int
     count: int
     kind: Kind = "flat"
+    trained_on: int = 0  # IVF: the number of vectors its lists were sized and trained for
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,26 @@ class HnswParams:
     m: int = 32
     ef_construction: int = 200
     ef_search: int = 128
+
+
+@dataclass(frozen=True)
+class IvfParams:
+    nprobe: int = 48  # lists searched per query
+    nlist: int = 0  # 0: chosen from the number of vectors (ivf_lists)
+
+
+TRAIN_PER_LIST = 39  # FAISS's advice: at least 39 training vectors per list
+MAX_TRAIN = 150_000
+
+
+def ivf_lists(count: int) -> int:
+    """Inverted lists for `count` vectors: about 4 sqrt(n), a power of two, 64 to 65536."""
+    target = 4 * max(count, 1) ** 0.5
+    return int(min(65536, max(64, 2 ** round(np.log2(target)))))
+
+
+def train_size(count: int, nlist: int) -> int:
+    return int(min(count, max(TRAIN_PER_LIST * nlist, 10_000), MAX_TRAIN))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -73,16 +103,44 @@ def _atomic_write(path: Path, data: bytes) -> None:
 class VectorIndex:
     """Inner-product search over normalized vectors (= cosine similarity), keyed by chunk id."""
 
-    def __init__(self, dimension: int, kind: Kind = "flat", hnsw: HnswParams | None = None) -> None:
+    def __init__(
+        self,
+        dimension: int,
+        kind: Kind = "flat",
+        hnsw: HnswParams | None = None,
+        ivf: IvfParams | None = None,
+        expected: int = 0,
+    ) -> None:
+        """`expected`: for IVF, the number of vectors to size its lists for (it must then
+        be trained, `train`, before vectors are added)."""
         if dimension <= 0:
             raise ValueError(f"vector dimension must be positive, got {dimension}")
         if kind not in KINDS:
-            raise ValueError(f"vector index kind must be 'flat' or 'hnsw', got {kind!r}")
+            raise ValueError(f"vector index kind must be flat, hnsw or ivf, got {kind!r}")
         self.dimension = dimension
         self.kind: Kind = kind
         self.hnsw = hnsw or HnswParams()
+        self.ivf = ivf or IvfParams()
+        self.trained_on = 0
         self._hidden = np.zeros(0, dtype=np.int64)  # sorted ids removed from an HNSW graph
-        inner: Any  # faiss's stubs do not know IndexHNSWFlat's attributes
+        self._index: Any  # faiss's stubs do not know most index attributes
+        if kind == "ivf":
+            nlist = self.ivf.nlist or ivf_lists(expected)
+            quantizer: Any = faiss.IndexFlatIP(dimension)
+            index: Any = faiss.IndexIVFScalarQuantizer(
+                quantizer,
+                dimension,
+                nlist,
+                faiss.ScalarQuantizer.QT_8bit,
+                faiss.METRIC_INNER_PRODUCT,
+            )
+            index.own_fields = True
+            quantizer.this.disown()  # the IVF index owns and frees its quantizer
+            index.nprobe = self.ivf.nprobe
+            self._index = index
+            self.trained_on = 0
+            return
+        inner: Any
         if kind == "flat":
             inner = faiss.IndexFlatIP(dimension)
         else:
@@ -98,8 +156,64 @@ class VectorIndex:
     def hidden(self) -> int:
         return len(self._hidden)
 
+    @property
+    def exact(self) -> bool:
+        """True when the index holds the float vectors themselves (flat, HNSW)."""
+        return self.kind != "ivf"
+
+    @property
+    def trained(self) -> bool:
+        return bool(self._index.is_trained)
+
+    @property
+    def nlist(self) -> int:
+        return int(self._index.nlist) if self.kind == "ivf" else 0
+
+    def train(self, sample: np.ndarray, expected: int) -> None:
+        """IVF: learn the lists' centroids and the 8-bit codes' ranges from `sample` (a
+        random sample of the vectors), for an index of about `expected` vectors."""
+        if self.kind != "ivf":
+            return
+        sample = np.ascontiguousarray(sample, dtype=np.float32)
+        if len(sample) < self.nlist:
+            raise ValueError(f"{len(sample)} training vectors for {self.nlist} lists")
+        self._index.train(sample)
+        self._index.set_direct_map_type(_FAISS.DirectMap.Hashtable)  # reconstruct, remove
+        self.trained_on = int(expected)
+
+    def memory_bytes(self) -> int:
+        """About how much memory the index takes (its vectors or codes, ids, graph or
+        lists, centroids)."""
+        n, d = int(self._index.ntotal), self.dimension
+        if self.kind == "ivf":
+            return n * (int(self._index.code_size) + 8 + 16) + self.nlist * d * 4
+        ids = n * (8 + 16)  # IndexIDMap2: the id array and its reverse map
+        if self.kind == "hnsw":
+            return n * (d * 4 + self.hnsw.m * 2 * 4 * 2) + ids
+        return n * d * 4 + ids
+
+    def describe(self) -> dict[str, Any]:
+        """The kind, its parameters and its memory, for `cited config` and /readyz."""
+        out: dict[str, Any] = {"kind": self.kind, "vectors": len(self)}
+        if self.kind == "hnsw":
+            out.update(m=self.hnsw.m, ef_search=self.hnsw.ef_search)
+        if self.kind == "ivf":
+            out.update(
+                codes="sq8", lists=self.nlist, nprobe=self.ivf.nprobe, trained_on=self.trained_on
+            )
+        out["memory_mb"] = round(self.memory_bytes() / 2**20, 3)
+        return out
+
     def ids(self) -> np.ndarray:
         """Ids searchable now, ascending."""
+        if self.kind == "ivf":
+            lists = self._index.invlists
+            parts = [
+                faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                for i in range(self.nlist)
+                if lists.list_size(i)
+            ]
+            return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         stored = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         return np.setdiff1d(stored, self._hidden)
 
@@ -109,25 +223,32 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (len(ids), self.dimension):
             raise ValueError(f"expected {(len(ids), self.dimension)} vectors, got {vectors.shape}")
+        if not self.trained:
+            raise ValueError("an IVF index must be trained before vectors are added")
         self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
 
     def remove(self, ids: np.ndarray) -> int:
         if len(ids) == 0:
             return 0
         ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if self.kind == "ivf":
+            # the direct map's hashtable removes only through an IDSelectorArray
+            chosen = faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids))
+            return int(self._index.remove_ids(chosen))
         if self.kind == "hnsw":
             present = np.intersect1d(faiss.vector_to_array(self._index.id_map), ids)
             before = len(self._hidden)
             self._hidden = np.union1d(self._hidden, present)
             return len(self._hidden) - before
         # faiss's SWIG stubs know only the IDSelector overload; its wrapper also takes an array.
-        return int(self._index.remove_ids(ids))  # type: ignore[arg-type]
+        return int(self._index.remove_ids(ids))
 
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (n_queries, k), best first; missing neighbours have id -1.
-        `allowed`: ascending ids to search among (the others are never returned)."""
+        `allowed`: ascending ids to search among (the others are never returned); IVF
+        searches as many more lists as the scope is narrow, up to all of them."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         k = max(1, min(k, max(len(self), 1)))
         selector: faiss.IDSelector | None = None
@@ -138,7 +259,15 @@ class VectorIndex:
         elif len(self._hidden):
             selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._hidden))
         params: Any = None
-        if self.kind == "hnsw":
+        if self.kind == "ivf":
+            nprobe = self.ivf.nprobe
+            if allowed is not None:  # a narrow scope has few vectors in the nearest lists
+                share = len(allowed) / max(int(self._index.ntotal), 1)
+                nprobe = int(min(self.nlist, np.ceil(nprobe / max(share, 1e-9))))
+            params = _FAISS.SearchParametersIVF(nprobe=nprobe)
+            if selector is not None:
+                params.sel = selector
+        elif self.kind == "hnsw":
             params = faiss.SearchParametersHNSW(efSearch=max(self.hnsw.ef_search, k))  # type: ignore[attr-defined]
             if selector is not None:
                 params.sel = selector
@@ -150,6 +279,7 @@ class VectorIndex:
         return scores, ids
 
     def reconstruct(self, chunk_id: int) -> np.ndarray:
+        """The vector of `chunk_id` (decoded from its 8-bit code for IVF: not `exact`)."""
         return np.asarray(self._index.reconstruct(int(chunk_id)))
 
     def save(self, path: Path, header: VectorHeader) -> None:
@@ -167,7 +297,7 @@ class VectorIndex:
             hidden = np.array(sorted(raw_header.pop("hidden_ids", [])), dtype=np.int64)
             header = VectorHeader(**raw_header)
             raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-            index = faiss.deserialize_index(raw)
+            index: Any = faiss.deserialize_index(raw)
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
@@ -176,14 +306,19 @@ class VectorIndex:
         if index.d != header.dimension or index.ntotal != header.count + len(hidden):
             log.warning("vector index does not match its header, will rebuild path=%s", path)
             return None
-        if not isinstance(index, faiss.IndexIDMap2):
+        expected_type = faiss.IndexIVFScalarQuantizer if header.kind == "ivf" else faiss.IndexIDMap2
+        if not isinstance(index, expected_type):
             log.warning("vector index has an unexpected type, will rebuild path=%s", path)
             return None
-        loaded = cls(header.dimension, header.kind)
+        loaded = cls(header.dimension, "flat" if header.kind == "ivf" else header.kind)
+        loaded.kind = header.kind
         loaded._index = index
         loaded._hidden = hidden
+        loaded.trained_on = header.trained_on
+        if header.kind == "ivf":
+            loaded.ivf = IvfParams(nprobe=int(loaded._index.nprobe), nlist=loaded.nlist)
         if header.kind == "hnsw":
-            inner: Any = faiss.downcast_index(index.index)
+            inner: Any = faiss.downcast_index(loaded._index.index)
             loaded.hnsw = HnswParams(
                 m=loaded.hnsw.m,
                 ef_construction=int(inner.hnsw.efConstruction),

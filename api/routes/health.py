@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import Reader, ServicesDep
 from api.schemas import AUTH_ERRORS
@@ -29,6 +29,9 @@ def healthz(services: ServicesDep) -> dict[str, Any]:
 class Readiness(BaseModel):
     ready: bool
     checks: dict[str, str]
+    vector_index: dict[str, Any] | None = Field(
+        None, description="The FAISS index's kind, parameters, vectors and memory (MB)."
+    )
 
 
 @router.get(
@@ -40,6 +43,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
     """Ready to answer: the embedding and reading models are loaded, the store answers, and the vector
     index holds exactly the store's chunks. 503 with the failing checks otherwise."""
     checks: dict[str, str] = {}
+    index: dict[str, object] | None = None
     try:
         chunks = services.store.count_chunks()
         checks["store"] = "ok"
@@ -53,13 +57,17 @@ def readyz(services: ServicesDep) -> JSONResponse:
             services.kb.refresh()  # what another process wrote counts as in step once applied
             vectors = services.kb.vectors()
             indexed = len(vectors) if vectors is not None else 0
+            index = vectors.describe() if vectors is not None else None
             checks["vectors"] = (
                 "ok" if indexed == chunks else f"{indexed} vectors for {chunks} chunks"
             )
         except CitedError as exc:
             checks["vectors"] = exc.message
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"ready": ready, "checks": checks, "vector_index": index},
+        status_code=200 if ready else 503,
+    )
 
 
 @router.get(

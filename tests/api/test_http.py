@@ -56,10 +56,12 @@ def test_health_and_readiness(server: SimpleNamespace) -> None:
     assert health["status"] == "ok" and health["documents"] == 6 and health["chunks"] >= 6
     ready = server.client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {
-        "ready": True,
-        "checks": {"store": "ok", "model": "ok", "reading_models": "ok", "vectors": "ok"},
-    }
+    body = ready.json()
+    assert body["ready"] is True
+    assert body["checks"] == {"store": "ok", "model": "ok", "reading_models": "ok", "vectors": "ok"}
+    index = body["vector_index"]  # kind, parameters and memory, for operators
+    assert index["kind"] == "flat" and index["vectors"] == health["chunks"]
+    assert 0 < index["memory_mb"] < 1
 
 
 def test_search_returns_passages_with_offsets_inside_the_scope(server: SimpleNamespace) -> None:
