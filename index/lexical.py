@@ -330,19 +330,26 @@ def search(
         return [(int(row[0]), -float(row[1])) for row in conn.execute(text(sql), params)]
     params.update(q=" | ".join(terms), words=" ".join(terms), k1=BM25_K1, b=BM25_B)
     # BM25 over the candidates the GIN index finds: idf from lexical_terms, term frequency
-    # from the lexeme's positions in the chunk's tsvector.
+    # from the positions of the question's lexemes in each chunk's tsvector (the others
+    # filtered out first: setweight + ts_filter, in C). The question's values are computed
+    # once (materialized) so the planner sees one row, and JIT is off: compiling takes
+    # ~200 ms, the query a few.
+    conn.execute(text("SET LOCAL jit = off"))
     sql = (
-        "WITH totals AS (SELECT greatest(chunks, 1) AS n, "
-        "greatest(lexemes::float8 / greatest(chunks, 1), 1) AS avgdl FROM lexical_totals), "
-        "terms AS (SELECT t.lexeme, ln(1 + (totals.n - t.df + 0.5) / (t.df + 0.5)) AS idf "
-        "FROM lexical_terms t, totals "
-        "WHERE t.lexeme = ANY(tsvector_to_array(to_tsvector('english', :words)))) "
-        "SELECT c.id, sum(terms.idf * u.tf * (:k1 + 1) / (u.tf + :k1 * (1 - :b + :b * "
-        "length(c.tsv) / totals.avgdl))) AS rank "
-        "FROM chunks c JOIN documents d ON d.id = c.document_id "
-        "CROSS JOIN totals CROSS JOIN to_tsquery('english', :q) q "
-        "CROSS JOIN LATERAL (SELECT x.lexeme, coalesce(array_length(x.positions, 1), 1) AS tf "
-        "FROM unnest(c.tsv) x) u JOIN terms ON terms.lexeme = u.lexeme "
-        "WHERE c.tsv @@ q" + where + " GROUP BY c.id ORDER BY rank DESC, c.id LIMIT :k"
+        "WITH q AS MATERIALIZED (SELECT to_tsquery('english', :q) AS query, "
+        "tsvector_to_array(to_tsvector('english', :words)) AS lexemes, "
+        "(SELECT greatest(chunks, 1)::float8 FROM lexical_totals) AS n, "
+        "(SELECT greatest(lexemes::float8 / greatest(chunks, 1), 1) FROM lexical_totals) "
+        "AS avgdl), "
+        "terms AS MATERIALIZED (SELECT t.lexeme, ln(1 + (q.n - t.df + 0.5) / (t.df + 0.5)) "
+        "AS idf FROM lexical_terms t, q WHERE t.lexeme = ANY(q.lexemes)) "
+        "SELECT c.id, sum(terms.idf * u.tf * (CAST(:k1 AS float8) + 1) / (u.tf + "
+        "CAST(:k1 AS float8) * (1 - CAST(:b AS float8) + CAST(:b AS float8) * length(c.tsv) "
+        "/ q.avgdl))) AS rank "
+        "FROM q, chunks c JOIN documents d ON d.id = c.document_id "
+        "CROSS JOIN LATERAL (SELECT x.lexeme, coalesce(array_length(x.positions, 1), 1)::float8 "
+        "AS tf FROM unnest(ts_filter(setweight(c.tsv, 'A', q.lexemes), '{a}')) x) u "
+        "JOIN terms ON terms.lexeme = u.lexeme "
+        "WHERE c.tsv @@ q.query" + where + " GROUP BY c.id ORDER BY rank DESC, c.id LIMIT :k"
     )
     return [(int(row[0]), float(row[1])) for row in conn.execute(text(sql), params)]
