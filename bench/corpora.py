@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +53,18 @@ class Corpus:
         return Path(source).stem
 
 
-def prepare(name: str, **overrides: Any) -> Corpus:
-    """The dataset's index (built on first use) and its queries."""
+def database_for(url: str, name: str) -> str:
+    """The PostgreSQL database of one dataset: `url`'s database name with the dataset's
+    name appended (cited_bench -> cited_bench_squad_v1_1), so datasets never share a store.
+    It must exist (createdb -O <role> cited_bench_squad_v1_1)."""
+    base, _, database = url.rpartition("/")
+    return f"{base}/{database}_{re.sub(r'[^a-z0-9]+', '_', name.lower())}"
+
+
+def prepare(name: str, database_url: str | None = None, **overrides: Any) -> Corpus:
+    """The dataset's index (built on first use) and its queries; in SQLite under
+    bench/.cache/<dataset>/, or in PostgreSQL (`database_url`, see database_for) with its
+    vector index under bench/.cache/<dataset>-postgresql/. Both ingest the same files."""
     folder = DATA / name
     data_dir = CACHE / name
     files = data_dir / "files"
@@ -65,6 +76,9 @@ def prepare(name: str, **overrides: Any) -> Corpus:
         path = files / f"{passage['_id']}.txt"
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
+    if database_url is not None:
+        overrides["database_url"] = database_for(database_url, name)
+        data_dir = CACHE / f"{name}-postgresql"
     settings = Settings(data_dir=data_dir, collection=name, **overrides)
     store = wiring.open_store(settings)
     try:

@@ -205,14 +205,25 @@ def main() -> None:
         action="store_true",
         help="skip retrieval figures (the reading models do not change them)",
     )
+    parser.add_argument(
+        "--database-url",
+        help="measure on PostgreSQL stores: a URL whose database name gets each set's name "
+        "appended (postgresql+psycopg://cited:cited@127.0.0.1/cited_bench -> "
+        "cited_bench_squad_v1_1; create those databases first)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/quality.json")
     args = parser.parse_args()
-    result: dict[str, Any] = {"limit": args.limit, "data": str(DATA), "cache": str(CACHE)}
+    result: dict[str, Any] = {
+        "limit": args.limit,
+        "data": str(DATA),
+        "cache": str(CACHE),
+        "store": "postgresql" if args.database_url else "sqlite",
+    }
 
     for name in args.sets.split(","):
         if args.answers_only and name == "scifact_beir":
             continue
-        corpus = prepare(name)
+        corpus = prepare(name, args.database_url)
         settings = corpus.settings
         store = wiring.open_store(settings)
         kb = wiring.knowledge_base(settings, store)
