@@ -257,8 +257,12 @@ class KnowledgeBase:
     def _save(self, vectors: VectorIndex) -> None:
         state = self.store.state()
         assert state.model is not None
-        if vectors.hidden > HNSW_COMPACT_SHARE * max(len(vectors), 1) or (
-            vectors.kind == "ivf" and len(vectors) > IVF_RETRAIN_GROWTH * vectors.trained_on
+        # Rebuilt when: too many hidden HNSW vectors; an IVF index outgrew its training;
+        # the store grew or shrank past a threshold of `auto` (not to wait for a restart).
+        if (
+            vectors.hidden > HNSW_COMPACT_SHARE * max(len(vectors), 1)
+            or (vectors.kind == "ivf" and len(vectors) > IVF_RETRAIN_GROWTH * vectors.trained_on)
+            or vectors.kind != self._kind_for(len(vectors))
         ):
             vectors = self._vectors = self._rebuild(vectors.dimension)
         vectors.save(

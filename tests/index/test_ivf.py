@@ -103,13 +103,16 @@ def test_a_narrow_scope_is_searched_whole(store: Store, tmp_path: Path) -> None:
 def test_the_index_kind_follows_the_size(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "vectors.faiss"
     kb = KnowledgeBase(store, path, MODEL, "ivf")
-    fill(kb, IVF_MIN_VECTORS // PER_DOC - 1)
-    kb.rebuild()
+    fill(kb, IVF_MIN_VECTORS // PER_DOC - 1)  # too few to train an IVF index: flat
     assert kb.vectors() is not None and kb.vectors().kind == "flat"  # type: ignore[union-attr]
-    fill(kb, 3, first=500)
+    fill(kb, 3, first=500)  # saved past the minimum: rebuilt as IVF then, not at a restart
+    assert kb.vectors() is not None and kb.vectors().kind == "ivf"  # type: ignore[union-attr]
     auto = KnowledgeBase(store, path, MODEL, "auto", hnsw_threshold=100, ivf_threshold=2500)
     assert auto.vectors() is not None and auto.vectors().kind == "ivf"  # type: ignore[union-attr]
-    assert auto.last_repair is not None and auto.last_repair.rebuilt
+    assert auto.last_repair is not None and not auto.last_repair.rebuilt
+    defaults = KnowledgeBase(store, path, MODEL, "auto")  # flat up to 200,000
+    assert defaults.vectors() is not None and defaults.vectors().kind == "flat"  # type: ignore[union-attr]
+    assert defaults.last_repair is not None and defaults.last_repair.rebuilt
 
 
 @pytest.mark.slow
