@@ -73,7 +73,8 @@ def ask(qa: tuple[QuestionAnswerer, KnowledgeBase], question: str) -> list[str]:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 12, open: the shipped answer model quotes the restating sentence first "
+    reason="issue 12 (resolved, this case missed): "
+    "the shipped answer model quotes the restating sentence first "
     "(it quotes the answering one second)",
 )
 def test_the_answer_not_the_sentence_restating_the_question(
@@ -106,7 +107,8 @@ def test_a_yes_no_question_is_answered(qa: tuple[QuestionAnswerer, KnowledgeBase
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 12, open: the shipped answer model takes a related sentence for an answer "
+    reason="issue 12 (resolved, this case missed): "
+    "the shipped answer model takes a related sentence for an answer "
     "(SQuAD 2.0 held-out: 49% of unanswerable questions declined)",
 )
 @pytest.mark.parametrize(

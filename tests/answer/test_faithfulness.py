@@ -52,7 +52,8 @@ WRONG_RELATION = [
         "Acme sold Brightline in 2019.",
         marks=pytest.mark.xfail(
             strict=True,
-            reason="issue 12, open: the shipped support model reads 'sold' for 'bought' as "
+            reason="issue 12 (resolved, this case missed): "
+            "the shipped support model reads 'sold' for 'bought' as "
             "support (P 0.94)",
         ),
     ),
@@ -62,7 +63,8 @@ WRONG_RELATION = [
         "Brightline repairs wind turbines.",
         marks=pytest.mark.xfail(
             strict=True,
-            reason="issue 12, open: the shipped support model (data v2) reads 'repairs wind "
+            reason="issue 12 (resolved, this case missed): "
+            "the shipped support model (data v2) reads 'repairs wind "
             "turbines' for 'makes sensors for wind turbines' as support (P 0.66; the first "
             "model refused it at 0.44)",
         ),
