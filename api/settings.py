@@ -121,7 +121,7 @@ class Settings(BaseSettings):
         "quarter of HNSW's memory; candidates re-scored exactly from the stored vectors).",
     )
     ivf_nprobe: int = Field(
-        48, ge=1, le=65536, description="IVF lists searched per question (recall vs speed)."
+        96, ge=1, le=65536, description="IVF lists searched per question (recall vs speed)."
     )
     # -- answers --
     answer_mode: AnswerMode = Field("extractive", description="Default answer mode.")
