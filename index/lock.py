@@ -24,7 +24,7 @@ import sys
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from index.errors import ConfigError, WriterLockedError
 
@@ -35,6 +35,28 @@ class Lock(Protocol):
     def acquire(self) -> None: ...
 
     def release(self) -> None: ...
+
+
+class _Held:
+    """`with lock:` acquires it and releases it on the way out."""
+
+    def acquire(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
 
 
 def writer_lock(data_dir: Path, database: str) -> WriterLock | DatabaseWriterLock:
@@ -48,7 +70,7 @@ def _holder() -> str:
     return f"pid {os.getpid()} on {socket.gethostname()} ({' '.join(sys.argv[:3])})"
 
 
-class WriterLock:
+class WriterLock(_Held):
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / "writer.lock"
         self._fd: int | None = None
@@ -76,18 +98,6 @@ class WriterLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> WriterLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
 
 # Advisory lock keys of cited's writer: ("cite", 1). Advisory locks are per database, so two
 # cited stores in two databases of one server never block each other.
@@ -95,7 +105,7 @@ LOCK_KEYS = (0x63697465, 1)
 _APPLICATION = 63  # PostgreSQL keeps at most this many bytes of an application_name
 
 
-class DatabaseWriterLock:
+class DatabaseWriterLock(_Held):
     """The writer lock of a PostgreSQL store: pg_try_advisory_lock on a connection of its
     own (autocommit, so it never sits idle in a transaction), kept open while held."""
 
@@ -169,20 +179,8 @@ class DatabaseWriterLock:
             self._engine.dispose()
             self._connection = self._engine = None
 
-    def __enter__(self) -> DatabaseWriterLock:
-        self.acquire()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
-
-class SharedWriterLock:
+class SharedWriterLock(_Held):
     """The writer lock shared by the threads of one process (a server's ingestion job and
     its deletions): the first holder takes the store's lock, the last one out releases it.
     Threads of the process still serialize their writes in the KnowledgeBase."""
@@ -204,15 +202,3 @@ class SharedWriterLock:
             self._holders -= 1
             if self._holders == 0:
                 self._lock.release()
-
-    def __enter__(self) -> SharedWriterLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from index import NewChunk, NewDocument
+
+
+def unit_vectors(rows: int, dimension: int, seed: int = 0) -> np.ndarray:
+    """Random unit vectors (seeded), as stored embeddings are normalized."""
+    matrix = np.random.default_rng(seed).normal(size=(rows, dimension)).astype(np.float32)
+    normalized: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return normalized
 
 
 def new_document(source: str, paragraphs: list[str], collection: str = "default") -> NewDocument:

@@ -13,17 +13,15 @@ import pytest
 from index import KnowledgeBase, Scope, Store
 from index.knowledge import IVF_MIN_VECTORS, IVF_RETRAIN_GROWTH
 from index.vectors import VectorIndex
-from tests.helpers.documents import new_document
+from tests.helpers.documents import new_document, unit_vectors
 
 DIM = 16
 MODEL = "test-model"
 PER_DOC = 100
 
 
-def unit(rows: int, seed: int) -> np.ndarray:
-    matrix = np.random.default_rng(seed).normal(size=(rows, DIM)).astype(np.float32)
-    normalized: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-    return normalized
+def unit(rows: int, seed: int = 0) -> np.ndarray:
+    return unit_vectors(rows, DIM, seed)
 
 
 def fill(

@@ -83,27 +83,18 @@ def test_a_second_writer_of_a_postgresql_store_is_told_who_writes(tmp_path: Path
         pass
 
 
-@pytest.mark.postgres
 @pytest.mark.slow
-def test_a_writer_killed_with_9_frees_the_postgresql_lock(tmp_path: Path) -> None:
-    _reset_postgres(POSTGRES_URL)
-    with (
-        _holder(tmp_path, POSTGRES_URL) as process,
-        pytest.raises(WriterLockedError, match=f"pid {process.pid} on "),
-    ):
-        DatabaseWriterLock(POSTGRES_URL).acquire()
-    assert _acquired_within(DatabaseWriterLock(POSTGRES_URL), 5.0)
-
-
-@pytest.mark.slow
-def test_a_writer_killed_with_9_frees_the_file_lock(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path}/cited.db"
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_writer_killed_with_9_frees_the_lock(tmp_path: Path, kind: str) -> None:
+    database = f"sqlite:///{tmp_path}/cited.db" if kind == "sqlite" else POSTGRES_URL
+    if kind == "postgresql":
+        _reset_postgres(POSTGRES_URL)
     with (
         _holder(tmp_path, database) as process,
         pytest.raises(WriterLockedError, match=f"pid {process.pid} on "),
     ):
-        WriterLock(tmp_path).acquire()
-    assert _acquired_within(WriterLock(tmp_path), 1.0)
+        writer_lock(tmp_path, database).acquire()
+    assert _acquired_within(writer_lock(tmp_path, database), 5.0)
 
 
 @pytest.mark.postgres

@@ -15,15 +15,13 @@ from index import (
     Scope,
     Store,
 )
-from tests.helpers.documents import new_document
+from tests.helpers.documents import new_document, unit_vectors
 
 DIM = 8
 
 
 def vectors(n: int, seed: int = 0) -> np.ndarray:
-    matrix = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
-    normalized: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-    return normalized
+    return unit_vectors(n, DIM, seed)
 
 
 @pytest.fixture
