@@ -370,19 +370,17 @@ class KnowledgeBase:
             scores, ids = vectors.search(query, k if vectors.exact else RESCORE * k, allowed)
         found = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         if not vectors.exact:
-            found = self._rescored(query, found)[:k]
+            found = self._rescored(query.reshape(-1), found, vectors.dimension)[:k]
         return found
 
     def _rescored(
-        self, query: np.ndarray, found: list[tuple[int, float]]
+        self, query: np.ndarray, found: list[tuple[int, float]], dimension: int
     ) -> list[tuple[int, float]]:
         """Candidates of a compressed index ranked by their exact cosine, from the stored
         vectors (a candidate deleted since keeps its approximate score: the join drops it)."""
         exact = dict(found)
-        for ids, matrix in self.store.iter_embeddings(
-            len(query.reshape(-1)), ids=[i for i, _ in found]
-        ):
-            exact.update(zip(ids.tolist(), (matrix @ query.reshape(-1)).tolist(), strict=True))
+        for ids, matrix in self.store.iter_embeddings(dimension, ids=[i for i, _ in found]):
+            exact.update(zip(ids.tolist(), (matrix @ query).tolist(), strict=True))
         return sorted(exact.items(), key=lambda pair: -pair[1])
 
     def lexical_search(
@@ -405,13 +403,16 @@ class KnowledgeBase:
         if vectors is None:
             raise ValueError("the knowledge base is empty: no embeddings to read")
         rows: dict[int, np.ndarray] = {}
-        missing = [] if vectors.exact else list(chunk_ids)  # compressed: read the exact ones
-        for chunk_id in chunk_ids if vectors.exact else ():
-            try:
-                with self._faiss:
-                    rows[chunk_id] = vectors.reconstruct(chunk_id)
-            except RuntimeError:  # written by another process after this index was loaded
-                missing.append(chunk_id)
+        missing: list[int] = []
+        if not vectors.exact:  # compressed codes: the exact vectors are the stored ones
+            missing = list(chunk_ids)
+        else:
+            for chunk_id in chunk_ids:
+                try:
+                    with self._faiss:
+                        rows[chunk_id] = vectors.reconstruct(chunk_id)
+                except RuntimeError:  # written by another process after this index was loaded
+                    missing.append(chunk_id)
         for ids, matrix in self.store.iter_embeddings(vectors.dimension, ids=missing):
             rows.update(zip(ids.tolist(), matrix, strict=True))
         unknown = [i for i in chunk_ids if i not in rows]

@@ -332,9 +332,8 @@ def search(
     # BM25 over the candidates the GIN index finds: idf from lexical_terms, term frequency
     # from the positions of the question's lexemes in each chunk's tsvector (the others
     # filtered out first: setweight + ts_filter, in C). The question's values are computed
-    # once (materialized) so the planner sees one row, and JIT is off: compiling takes
-    # ~200 ms, the query a few.
-    conn.execute(text("SET LOCAL jit = off"))
+    # once (materialized) so the planner sees one row; the store's connections have JIT off
+    # (index.engine).
     sql = (
         "WITH q AS MATERIALIZED (SELECT to_tsquery('english', :q) AS query, "
         "tsvector_to_array(to_tsvector('english', :words)) AS lexemes, "

@@ -120,32 +120,31 @@ class DatabaseWriterLock(_Held):
         from sqlalchemy import create_engine, text
         from sqlalchemy.pool import NullPool
 
-        engine = create_engine(
-            self.database,
-            poolclass=NullPool,
-            isolation_level="AUTOCOMMIT",
-            connect_args={"application_name": f"cited writer {_holder()}"[:_APPLICATION]},
-        )
-        connection = engine.connect()
+        if self._engine is None:  # made once: a waiting job tries again every half second
+            self._engine = create_engine(
+                self.database,
+                poolclass=NullPool,
+                isolation_level="AUTOCOMMIT",
+                connect_args={"application_name": f"cited writer {_holder()}"[:_APPLICATION]},
+            )
+        connection = self._engine.connect()
         try:
             got = connection.execute(
                 text("SELECT pg_try_advisory_lock(:a, :b)"),
                 {"a": LOCK_KEYS[0], "b": LOCK_KEYS[1]},
             ).scalar_one()
             if not got:
-                holder = self._holder(connection)
                 raise WriterLockedError(
-                    f"{holder} is writing to this PostgreSQL store; wait for it to finish "
-                    "(one writer at a time per store) and run this again"
+                    f"{self._who_holds(connection)} is writing to this PostgreSQL store; wait "
+                    "for it to finish (one writer at a time per store) and run this again"
                 )
         except BaseException:
             connection.close()
-            engine.dispose()
             raise
-        self._engine, self._connection = engine, connection
+        self._connection = connection
 
     @staticmethod
-    def _holder(connection: Any) -> str:
+    def _who_holds(connection: Any) -> str:
         from sqlalchemy import text
 
         row = connection.execute(
@@ -175,9 +174,8 @@ class DatabaseWriterLock(_Held):
         except DBAPIError as exc:  # the connection is gone, and the lock went with it
             log.warning("writer lock connection lost before release: %s", exc.orig)
         finally:
-            self._connection.close()
-            self._engine.dispose()
-            self._connection = self._engine = None
+            self._connection.close()  # no pool: the connection, and the lock, end here
+            self._connection = None
 
 
 class SharedWriterLock(_Held):

@@ -110,9 +110,11 @@ class VectorIndex:
         hnsw: HnswParams | None = None,
         ivf: IvfParams | None = None,
         expected: int = 0,
+        index: Any = None,
     ) -> None:
         """`expected`: for IVF, the number of vectors to size its lists for (it must then
-        be trained, `train`, before vectors are added)."""
+        be trained, `train`, before vectors are added). `index`: a FAISS index of this
+        kind to wrap (one read back by `load`) instead of a new, empty one."""
         if dimension <= 0:
             raise ValueError(f"vector dimension must be positive, got {dimension}")
         if kind not in KINDS:
@@ -123,31 +125,31 @@ class VectorIndex:
         self.ivf = ivf or IvfParams()
         self.trained_on = 0
         self._hidden = np.zeros(0, dtype=np.int64)  # sorted ids removed from an HNSW graph
-        self._index: Any  # faiss's stubs do not know most index attributes
-        if kind == "ivf":
-            nlist = self.ivf.nlist or ivf_lists(expected)
-            quantizer: Any = faiss.IndexFlatIP(dimension)
+        # faiss's stubs do not know most index attributes
+        self._index: Any = index if index is not None else self._new_index(expected)
+
+    def _new_index(self, expected: int) -> Any:
+        if self.kind == "ivf":
+            quantizer: Any = faiss.IndexFlatIP(self.dimension)
             index: Any = faiss.IndexIVFScalarQuantizer(
                 quantizer,
-                dimension,
-                nlist,
+                self.dimension,
+                self.ivf.nlist or ivf_lists(expected),
                 faiss.ScalarQuantizer.QT_8bit,
                 faiss.METRIC_INNER_PRODUCT,
             )
             index.own_fields = True
             quantizer.this.disown()  # the IVF index owns and frees its quantizer
             index.nprobe = self.ivf.nprobe
-            self._index = index
-            self.trained_on = 0
-            return
+            return index
         inner: Any
-        if kind == "flat":
-            inner = faiss.IndexFlatIP(dimension)
+        if self.kind == "flat":
+            inner = faiss.IndexFlatIP(self.dimension)
         else:
-            inner = faiss.IndexHNSWFlat(dimension, self.hnsw.m, faiss.METRIC_INNER_PRODUCT)
+            inner = faiss.IndexHNSWFlat(self.dimension, self.hnsw.m, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = self.hnsw.ef_construction
             inner.hnsw.efSearch = self.hnsw.ef_search
-        self._index = faiss.IndexIDMap2(inner)
+        return faiss.IndexIDMap2(inner)
 
     def __len__(self) -> int:
         return int(self._index.ntotal) - len(self._hidden)
@@ -310,9 +312,7 @@ class VectorIndex:
         if not isinstance(index, expected_type):
             log.warning("vector index has an unexpected type, will rebuild path=%s", path)
             return None
-        loaded = cls(header.dimension, "flat" if header.kind == "ivf" else header.kind)
-        loaded.kind = header.kind
-        loaded._index = index
+        loaded = cls(header.dimension, header.kind, index=index)
         loaded._hidden = hidden
         loaded.trained_on = header.trained_on
         if header.kind == "ivf":
