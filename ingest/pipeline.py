@@ -3,6 +3,10 @@
     main process:  discover, hash, chunk, embed (torch), write (SQL, then FAISS)
     workers:       parse with unstructured (CPU-bound, single-threaded per file)
 
+With `--ray`, parsing and chunking run as Ray tasks and embedding in Ray actors
+(ingest.cluster); the main process still discovers, hashes and writes, the same way
+(ingest.stages draws the line).
+
 Parsing of the next files runs while the main process embeds the previous ones. Unchanged
 files (same content hash) are neither parsed nor embedded, and the embedding model is not
 even loaded when nothing changed. Documents are written in groups, each group one
@@ -22,22 +26,23 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from index import Embedder, KnowledgeBase, KnownDocument, NewChunk, NewDocument, WriteResult
 from index.errors import ConfigError, RejectedError
-from ingest.chunking import Chunker
 from ingest.discover import Candidate, discover
 from ingest.parsing import ParsedFile
 from ingest.progress import NoProgress, Progress
 from ingest.report import FileOutcome, IngestReport
 from ingest.sniff import content_problem
-from ingest.workers import ParseFailure, ParseLimits, ParseResult, ParserPool
+from ingest.stages import Embedded, LocalStages, Parsed, Stages
+from ingest.workers import ParseFailure, ParseLimits
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,14 @@ class _Ready:
     digest: str
     parsed: ParsedFile
     chunks: list[NewChunk]
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Documents embedded together and written in one transaction."""
+
+    batch: list[tuple[NewDocument, _Ready]]
+    future: Future[Embedded]
 
 
 def file_digest(path: Path) -> str:
@@ -81,7 +94,10 @@ class Ingestor:
         commit_chunks: int = 512,
         progress: Progress | None = None,
         save_every_s: float = 60.0,
+        stages: Callable[[], Stages] | None = None,
     ) -> None:
+        """`stages`: where to parse and embed (ingest.stages); None: on this machine, with
+        `embedder` and `parse_workers` parser processes."""
         if max_file_bytes <= 0:
             raise ConfigError(f"CITED_MAX_FILE_MB must be positive, got {max_file_bytes / 2**20:g}")
         if commit_chunks < 1:
@@ -96,6 +112,7 @@ class Ingestor:
         self.commit_chunks = commit_chunks
         self.progress = progress or NoProgress()
         self.save_every_s = save_every_s
+        self.stages = stages
         self._last_save = time.monotonic()
 
     def run(
@@ -189,72 +206,99 @@ class Ingestor:
         self, todo: list[tuple[Candidate, str]], collection: str, report: IngestReport
     ) -> None:
         queue = deque(todo)
-        in_flight: dict[Future[ParseResult], tuple[Candidate, str]] = {}
-        pending: list[_Ready] = []
+        parsing: dict[Future[Parsed], tuple[Candidate, str]] = {}
+        pending: list[_Ready] = []  # parsed and chunked, waiting to be grouped
+        embedding: deque[_Group] = deque()  # groups being embedded, oldest first
 
         def fill() -> None:
             """Parsing runs far ahead (bounded by files and bytes in hand), so that the
-            parsers are done and idle while the main process embeds full groups."""
-            in_hand = sum(c.size for c, _ in in_flight.values())
-            while queue and len(in_flight) < PARSE_AHEAD_FILES:
-                candidate, digest = queue[0]
-                if in_flight and in_hand + candidate.size > PARSE_AHEAD_BYTES:
-                    return
-                queue.popleft()
-                future = pool.submit(str(candidate.path), candidate.file_type)
-                in_flight[future] = (candidate, digest)
+            parsers are done and idle while the embedder works on full groups."""
+            in_hand = sum(c.size for c, _ in parsing.values())
+            batch: list[tuple[Candidate, str]] = []
+            while queue and len(parsing) + len(batch) < PARSE_AHEAD_FILES:
+                candidate, _ = queue[0]
+                if (parsing or batch) and in_hand + candidate.size > PARSE_AHEAD_BYTES:
+                    break
+                batch.append(queue.popleft())
                 in_hand += candidate.size
+            if batch:
+                futures = stages.parse([candidate for candidate, _ in batch])
+                parsing.update(zip(futures, batch, strict=True))
 
-        with ParserPool(self.parse_workers, self.parse_limits) as pool:
+        def group() -> None:
+            """Send the pending documents to be embedded (waiting for a free slot first)."""
+            while len(embedding) >= stages.embed_slots:
+                self._write(embedding.popleft(), collection, report)
+            if (started := self._group(pending, collection, report, stages)) is not None:
+                embedding.append(started)
+
+        starting = time.perf_counter()
+        with self._stages() as stages:
             fill()
-            chunker = self._chunker()  # loads the model while the parser processes start
-            while queue or in_flight:
+            self.kb.check_model(stages.dimension())  # loads the model while parsing starts
+            report.timings.start = time.perf_counter() - starting
+            last_arrival = time.monotonic()
+            while queue or parsing or pending or embedding:
                 fill()
+                while embedding and embedding[0].future.done():
+                    self._write(embedding.popleft(), collection, report)
+                if not parsing:
+                    group()
+                    if embedding:
+                        self._write(embedding.popleft(), collection, report)
+                    continue
                 # A partial group is embedded only when no parsed file arrives for a moment.
+                waited = time.monotonic() - last_arrival
+                waiting: list[Future[Any]] = [*parsing]
+                if embedding:
+                    waiting.append(embedding[0].future)  # groups are written in order
                 done, _ = wait(
-                    in_flight,
-                    timeout=PARTIAL_GROUP_WAIT_S if pending else None,
+                    waiting,
+                    timeout=max(0.0, PARTIAL_GROUP_WAIT_S - waited) if pending else None,
                     return_when=FIRST_COMPLETED,
                 )
-                if not done:
-                    self._write(pending, collection, report)
-                    continue
-                for future in done:
-                    candidate, digest = in_flight.pop(future)
-                    result = future.result()
+                arrived = [future for future in done if future in parsing]
+                if arrived:
+                    last_arrival = time.monotonic()
+                elif pending and time.monotonic() - last_arrival >= PARTIAL_GROUP_WAIT_S:
+                    group()
+                for future in arrived:
+                    candidate, digest = parsing.pop(future)
+                    result = stages.chunked(future.result())
                     if isinstance(result, ParseFailure):
                         self._fail(report, candidate, result.reason)
                         continue
-                    report.timings.parse += result.seconds
-                    chunking = time.perf_counter()
-                    chunks = chunker.chunk(result.text, result.elements)
-                    report.timings.chunk += time.perf_counter() - chunking
-                    if not chunks:
+                    report.timings.parse += result.parsed.seconds
+                    report.timings.chunk += result.chunk_seconds
+                    if not result.chunks:
                         self._fail(report, candidate, "no text found in the file")
                         continue
-                    pending.append(_Ready(candidate, digest, result, chunks))
+                    pending.append(_Ready(candidate, digest, result.parsed, result.chunks))
                     if sum(len(r.chunks) for r in pending) >= self.commit_chunks:
-                        self._write(pending, collection, report)
-            self._write(pending, collection, report)
+                        group()
 
-    def _chunker(self) -> Chunker:
-        chunker = Chunker(
-            self.embedder.tokenizer,
-            min(self.chunk_tokens, self.embedder.max_tokens),
+    def _stages(self) -> Stages:
+        if self.stages is not None:
+            return self.stages()
+        return LocalStages(
+            self.embedder,
+            self.parse_workers,
+            self.parse_limits,
+            self.chunk_tokens,
             self.chunk_overlap,
         )
-        self.kb.check_model(self.embedder.dimension)
-        return chunker
 
     def _fail(self, report: IngestReport, candidate: Candidate, reason: str) -> None:
         log.warning("file failed source=%s reason=%s", candidate.source, reason)
         report.add(FileOutcome(candidate.source, "failed", reason))
         self.progress.update(1, 0)
 
-    def _write(self, pending: list[_Ready], collection: str, report: IngestReport) -> None:
-        """Embed and store the pending documents (one transaction), then clear the list."""
+    def _group(
+        self, pending: list[_Ready], collection: str, report: IngestReport, stages: Stages
+    ) -> _Group | None:
+        """Start embedding the pending documents as one group, and clear the list."""
         if not pending:
-            return
+            return None
         batch: list[tuple[NewDocument, _Ready]] = []
         for ready in pending:
             try:
@@ -275,15 +319,19 @@ class Ingestor:
             batch.append((document, ready))
         pending.clear()
         if not batch:
-            return
+            return None
         texts = [chunk.text for document, _ in batch for chunk in document.chunks]
-        embedding = time.perf_counter()
-        vectors = self.embedder.embed_documents(texts)
-        report.timings.embed += time.perf_counter() - embedding
+        return _Group(batch, stages.embed(texts))
+
+    def _write(self, group: _Group, collection: str, report: IngestReport) -> None:
+        """Store an embedded group (one transaction; waits for its vectors)."""
+        embedded = group.future.result()
+        report.timings.embed += embedded.seconds
+        vectors = embedded.vectors
         writing = time.perf_counter()
         rows = []
         offset = 0
-        for document, _ in batch:
+        for document, _ in group.batch:
             rows.append((document, vectors[offset : offset + len(document.chunks)]))
             offset += len(document.chunks)
         results = self._store(rows, vectors.shape[1])
@@ -291,7 +339,7 @@ class Ingestor:
             self.kb.flush()
             self._last_save = time.monotonic()
         report.timings.write += time.perf_counter() - writing
-        for result, (document, ready) in zip(results, batch, strict=True):
+        for result, (document, ready) in zip(results, group.batch, strict=True):
             if isinstance(result, str):
                 self._fail(report, ready.candidate, result)
                 continue

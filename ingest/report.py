@@ -20,10 +20,13 @@ class FileOutcome:
 
 @dataclass
 class Timings:
-    """Seconds. `parse` is summed over worker processes, so it can exceed the wall time."""
+    """Seconds. `parse`, `chunk` and `embed` are summed over the processes (and Ray actors)
+    doing them, so they can exceed the wall time. `start`: starting those and loading the
+    embedding model, before the first group can be embedded."""
 
     discover: float = 0.0
     hash: float = 0.0
+    start: float = 0.0
     parse: float = 0.0
     chunk: float = 0.0
     embed: float = 0.0

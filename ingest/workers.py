@@ -133,6 +133,12 @@ def _peak_address_space() -> int:
     return 0
 
 
+def quiet_parsers() -> None:
+    """Parsers log every oddity of every file; the per-file outcome is what gets reported."""
+    for noisy in ("pypdf", "pdfminer", "unstructured"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
 def _prepare_worker() -> None:
     # One thread per parser: the main process needs the other cores for embedding.
     for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -141,9 +147,7 @@ def _prepare_worker() -> None:
     # per worker, on the critical path of every ingestion. Marking it absent makes thinc skip
     # it (every supported format parses without it; tests/ingest/test_pipeline.py).
     sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
-    # Parsers log every oddity of every file; the per-file outcome is what gets reported.
-    for noisy in ("pypdf", "pdfminer", "unstructured"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    quiet_parsers()
     offline.prepare()
 
 
