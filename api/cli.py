@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from answer.types import ANSWER_MODES, AnswerMode
 from ingest import offline
+from ingest.cluster import AUTO
 from retrieve import MAX_TOP_K, MODES, Mode
 
 log = logging.getLogger("cited")
@@ -125,6 +126,29 @@ def cli() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the store already has documents.")
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value=AUTO,
+    default=None,
+    metavar="[ADDRESS]",
+    help="Parse and embed on a Ray cluster: `auto` (alone: --ray) starts a local one for "
+    "the run; an address joins a running one. Needs `pip install 'cited[ray]'`.",
+)
+@click.option(
+    "--ray-cpus",
+    type=int,
+    default=None,
+    help="CPUs of the local cluster of --ray auto [default: all].",
+)
+@click.option(
+    "--ray-embedders",
+    type=int,
+    default=None,
+    help="Embedding actors on the cluster [CITED_RAY_EMBEDDERS; default: one per GPU, "
+    "else one per two CPUs].",
+)
 @pass_context
 def ingest(
     ctx: Context,
@@ -134,6 +158,9 @@ def ingest(
     reparse: bool,
     as_json: bool,
     if_empty: bool,
+    ray_address: str | None,
+    ray_cpus: int | None,
+    ray_embedders: int | None,
 ) -> None:
     """Ingest files and folders (recursively) into a collection.
 
@@ -142,18 +169,28 @@ def ingest(
     Exits 0 when every file was ingested or unchanged, 1 when some failed.
     """
     from api import wiring
+    from index import ConfigError
+    from ingest.cluster import RayCluster
     from ingest.progress import for_stream
 
     settings = ctx.settings
+    if ray_embedders is not None:
+        settings = settings.model_copy(update={"ray_embedders": ray_embedders})
     with cited_errors():
+        if ray_address is None and (ray_cpus is not None or ray_embedders is not None):
+            raise ConfigError("--ray-cpus and --ray-embedders go with --ray")
         store = wiring.open_store(settings)
         if if_empty and (count := store.count_documents()):
             click.echo(f"the store already has {count} documents; nothing ingested (--if-empty)")
             return
-        with wiring.store_lock(settings):
+        with ExitStack() as stack:
+            stack.enter_context(wiring.store_lock(settings))
+            cluster = None
+            if ray_address is not None:
+                cluster = stack.enter_context(RayCluster(ray_address, ray_cpus))
             kb = wiring.knowledge_base(settings, store)
             progress = for_stream(sys.stderr)
-            runner = wiring.ingestor(settings, kb, wiring.embedder(settings), progress)
+            runner = wiring.ingestor(settings, kb, wiring.embedder(settings), progress, cluster)
             report = runner.run(
                 list(paths), collection or settings.collection, prune=prune, reparse=reparse
             )

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         le=64,
         description="Parser processes during ingestion.",
     )
+    ray_embedders: int = Field(
+        0,
+        ge=0,
+        le=4096,
+        description="Embedding actors for `cited ingest --ray`; 0 = one per GPU of the "
+        "cluster, or one per two CPUs without GPUs.",
+    )
     parse_timeout_s: float = Field(
         120.0,
         gt=0,

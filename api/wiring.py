@@ -16,6 +16,8 @@ from index import (
 )
 from index.vectors import HnswParams, IvfParams
 from ingest import Ingestor, ParseLimits, Progress
+from ingest.cluster import RayCluster, RayStages
+from ingest.stages import Stages
 from retrieve import CrossEncoderReranker, Retriever
 
 
@@ -52,8 +54,32 @@ def embedder(settings: Settings) -> SentenceTransformerEmbedder:
 
 
 def ingestor(
-    settings: Settings, kb: KnowledgeBase, model: SentenceTransformerEmbedder, progress: Progress
+    settings: Settings,
+    kb: KnowledgeBase,
+    model: SentenceTransformerEmbedder,
+    progress: Progress,
+    cluster: RayCluster | None = None,
 ) -> Ingestor:
+    """Parsing and embedding on this machine, or on `cluster` (`cited ingest --ray`)."""
+    limits = ParseLimits(
+        settings.parse_timeout_s,
+        settings.parse_memory_mb * 2**20 if settings.parse_memory_mb else None,
+    )
+    stages = None
+    if cluster is not None:
+        on_cluster = cluster
+
+        def stages() -> Stages:
+            return RayStages(
+                on_cluster,
+                settings.embedding_model,
+                settings.batch_size,
+                limits,
+                settings.chunk_tokens,
+                settings.chunk_overlap,
+                settings.ray_embedders,
+            )
+
     return Ingestor(
         kb,
         model,
@@ -61,12 +87,10 @@ def ingestor(
         chunk_overlap=settings.chunk_overlap,
         max_file_bytes=settings.max_file_bytes,
         parse_workers=settings.parse_workers,
-        parse_limits=ParseLimits(
-            settings.parse_timeout_s,
-            settings.parse_memory_mb * 2**20 if settings.parse_memory_mb else None,
-        ),
+        parse_limits=limits,
         commit_chunks=settings.commit_chunks,
         progress=progress,
+        stages=stages,
     )
 
 

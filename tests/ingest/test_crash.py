@@ -68,10 +68,12 @@ def generation(data: Path) -> int:
         return int(conn.execute("select generation from index_state").fetchone()[0])
 
 
-def kill_when(folder: Path, data: Path, ready: Callable[[], bool]) -> None:
+def kill_when(
+    folder: Path, data: Path, ready: Callable[[], bool], options: tuple[str, ...] = ()
+) -> None:
     """Start an ingestion and kill -9 it as soon as `ready()` holds, before it finishes."""
     process = subprocess.Popen(
-        cited("ingest", str(folder)),
+        cited("ingest", str(folder), *options),
         env=env_for(data),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -87,9 +89,9 @@ def kill_when(folder: Path, data: Path, ready: Callable[[], bool]) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
-def ingest_json(folder: Path, data: Path) -> dict[str, Any]:
+def ingest_json(folder: Path, data: Path, options: tuple[str, ...] = ()) -> dict[str, Any]:
     done = subprocess.run(
-        cited("ingest", str(folder), "--json"),
+        cited("ingest", str(folder), "--json", *options),
         env=env_for(data),
         capture_output=True,
         text=True,
@@ -122,16 +124,20 @@ def check_consistent(data: Path, allowed_hashes: dict[str, set[str]]) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", [(), ("--ray", "--ray-cpus", "2")], ids=["local", "ray"])
+def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    """The driver of a Ray ingestion too: the cluster parses and embeds, it writes."""
     folder, data = tmp_path / "in", tmp_path / "data"
     old = write_files(folder, "first draft")
 
-    kill_when(folder, data, lambda: committed_documents(data) > 0)
+    kill_when(folder, data, lambda: committed_documents(data) > 0, options)
     done_before = committed_documents(data)
     assert 0 < done_before < N_FILES
     check_consistent(data, {s: {h} for s, h in old.items()})
 
-    files = ingest_json(folder, data)["files"]
+    files = ingest_json(folder, data, options)["files"]
     assert files["unchanged"] >= done_before  # nothing committed was redone
     assert files["unchanged"] + files["added"] == N_FILES and files["failed"] == 0
     check_consistent(data, {s: {h} for s, h in old.items()})
@@ -141,13 +147,13 @@ def test_kill_9_mid_ingestion_then_rerun_is_consistent_and_complete(tmp_path: Pa
     # or the new version, never a mix; the next run finishes the job.
     new = write_files(folder, "second draft")
     before = generation(data)
-    kill_when(folder, data, lambda: generation(data) > before)
+    kill_when(folder, data, lambda: generation(data) > before, options)
     check_consistent(data, {s: {old[s], new[s]} for s in old})
     with sqlite3.connect(data / "cited.db") as conn:
         hashes = [row[0] for row in conn.execute("select content_hash from documents")]
     updated = sum(h in set(new.values()) for h in hashes)
     assert len(hashes) == N_FILES and 0 < updated < N_FILES  # killed part-way
-    assert ingest_json(folder, data)["files"]["updated"] == N_FILES - updated
+    assert ingest_json(folder, data, options)["files"]["updated"] == N_FILES - updated
     check_consistent(data, {s: {h} for s, h in new.items()})
 
 

@@ -1,0 +1,156 @@
+"""What runs on a Ray cluster's workers for `cited ingest --ray` (ingest.cluster sends it).
+
+    parse_batch    a Ray task: files' bytes -> parsed and chunked, each file under the deadline
+    EmbedWorker    a Ray actor: the embedding model, loaded once, embeds one group per call
+
+Nothing here imports Ray: the driver wraps these with `ray.remote`, and every node runs the
+same cited install. Files travel as bytes, so the nodes need no shared disk; each is written
+under its own name in a private temporary folder (a document's title falls back to its file
+name) and removed after parsing.
+
+The per-file deadline is a timer signal in the worker (parsers are Python: the signal stops
+them between two steps), backed by a watchdog that ends the worker if a parser is stuck in C
+code past a grace period: Ray then retries the batch, and the driver parses a batch that
+failed twice file by file, so that only the culprit fails. Deliberately not done: the
+per-parser address-space cap of local runs (CITED_PARSE_MEMORY_MB). A Ray worker maps the
+object store into its address space, so the cap would break Ray itself; memory on a cluster
+is Ray's memory monitor's to police (it stops the task using the most when a node runs
+short, which the driver reports as that file's failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from index.embedder import HFTokenizer, SentenceTransformerEmbedder
+from index.errors import ParseError
+from ingest import offline
+from ingest.chunking import Chunker
+from ingest.parsing import parse_file
+from ingest.stages import Chunked, Embedded
+from ingest.workers import ParseFailure, ParseLimits, quiet_parsers
+
+STUCK_GRACE_S = 30.0  # past its deadline, a parser stuck in C code takes its worker down
+STUCK_EXIT = 75  # the worker's exit code then
+
+
+@dataclass(frozen=True)
+class FileBytes:
+    name: str  # the file's own name: parsers and titles see it as on the driver
+    file_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Chunking:
+    tokenizer: Any  # the embedding model's Hugging Face tokenizer, from an EmbedWorker
+    max_tokens: int
+    overlap: int
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    dimension: int
+    max_tokens: int
+    tokenizer: Any
+    version: str  # cited's version on the node: every node must run the driver's
+
+
+class _Expired(BaseException):
+    """The deadline passed. A BaseException, so that parsers' `except Exception` lets it by."""
+
+
+def _expire(signum: int, frame: object) -> None:
+    raise _Expired
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise _Expired in this (main) thread after `seconds`; end the process if that does
+    not stop the work within STUCK_GRACE_S."""
+    watchdog = threading.Timer(seconds + STUCK_GRACE_S, os._exit, (STUCK_EXIT,))
+    watchdog.daemon = True
+    watchdog.start()
+    timed = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGALRM, _expire) if timed else None
+    if timed:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        watchdog.cancel()
+
+
+def parse_batch(
+    files: list[FileBytes], chunking: Chunking, limits: ParseLimits
+) -> list[Chunked | ParseFailure]:
+    """Parse and chunk each file (a Ray task); one result per file, in order."""
+    quiet_parsers()
+    offline.prepare()
+    chunker = Chunker(HFTokenizer(chunking.tokenizer), chunking.max_tokens, chunking.overlap)
+    results: list[Chunked | ParseFailure] = []
+    with tempfile.TemporaryDirectory(prefix="cited-ray-") as folder:
+        for i, file in enumerate(files):
+            path = Path(folder) / str(i) / file.name
+            path.parent.mkdir()
+            path.write_bytes(file.data)
+            results.append(_parse_one(path, file.file_type, chunker, limits))
+            path.unlink()
+    return results
+
+
+def _parse_one(
+    path: Path, file_type: str, chunker: Chunker, limits: ParseLimits
+) -> Chunked | ParseFailure:
+    try:
+        with deadline(limits.timeout_s):
+            parsed = parse_file(str(path), file_type)
+    except ParseError as exc:
+        return ParseFailure(exc.message)
+    except _Expired:
+        return ParseFailure(limits.timeout_reason())
+    except MemoryError:
+        return ParseFailure(limits.memory_reason())
+    started = time.perf_counter()
+    chunks = chunker.chunk(parsed.text, parsed.elements)
+    return Chunked(parsed, chunks, time.perf_counter() - started)
+
+
+class EmbedWorker:
+    """The embedding model on one node (a Ray actor): loaded once, at start, so that a
+    model that cannot load fails the run before any file is parsed."""
+
+    def __init__(self, model_name: str, device: str, batch_size: int, threads: int) -> None:
+        offline.set_environment()
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.embedder = SentenceTransformerEmbedder(model_name, device, batch_size)
+        self.embedder.model  # noqa: B018 - loads it
+
+    def facts(self) -> ModelFacts:
+        return ModelFacts(
+            self.embedder.dimension,
+            self.embedder.max_tokens,
+            self.embedder.model.tokenizer,
+            metadata.version("cited"),
+        )
+
+    def embed(self, texts: list[str]) -> Embedded:
+        started = time.perf_counter()
+        vectors = self.embedder.embed_documents(texts)
+        return Embedded(vectors, time.perf_counter() - started)
