@@ -518,12 +518,13 @@ def reindex(ctx: Context, reembed: bool) -> None:
         store = wiring.open_store(settings)
         kb = wiring.knowledge_base(settings, store)
         if reembed:
-            model = wiring.embedder(settings)
+            model = wiring.document_encoder(settings, wiring.embedder(settings))
 
             def embed(texts: list[str]) -> Any:
                 # Chunks were cut for the old model; one the new model cannot read whole
                 # would be truncated silently, so refuse (the transaction rolls back).
-                too_long = sum(model.tokenizer.count(t) > model.max_tokens for t in texts)
+                limit = model.max_tokens
+                too_long = sum(len(model.tokenizer.offsets(t)) > limit for t in texts)
                 if too_long:
                     raise ConfigError(
                         f"{too_long} chunks are longer than {settings.embedding_model} can read "
@@ -533,8 +534,8 @@ def reindex(ctx: Context, reembed: bool) -> None:
                     )
                 return model.embed_documents(texts)
 
-            total = store.reembed(settings.embedding_model, model.dimension, embed)
-            click.echo(f"re-embedded {total} chunks with {settings.embedding_model}")
+            total = store.reembed(settings.index_model, model.dimension, embed)
+            click.echo(f"re-embedded {total} chunks with {settings.index_model}")
         count = kb.rebuild()
     click.echo(f"vector index rebuilt: {count} vectors")
 

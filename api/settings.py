@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from answer.types import AnswerMode
+from index.document_encoder import DocumentEncoderKind, index_model_name
 from index.embedder import DEFAULT_MODEL
 from index.vectors import KindChoice
 from ingest.pipeline import default_parse_workers
@@ -71,6 +72,13 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Parser processes during ingestion.",
+    )
+    document_encoder: DocumentEncoderKind = Field(
+        "onnx",
+        description="How ingestion embeds chunks: torch (the model as loaded), onnx (its "
+        "ONNX export: the same vectors, torch-free), int8 (the export with int8 feed-forward "
+        "layers: faster; recorded as a model of its own, so switching needs `cited reindex "
+        "--reembed`).",
     )
     ray_embedders: int = Field(
         0,
@@ -261,11 +269,21 @@ class Settings(BaseSettings):
         return int(self.max_file_mb * 2**20)
 
     @property
+    def index_model(self) -> str:
+        """What the store records as the model of its vectors."""
+        return index_model_name(self.embedding_model, self.document_encoder)
+
+    @property
+    def model_dir(self) -> Path:
+        """Where ONNX exports of the models are cached."""
+        return self.model_cache_dir or self.data_dir / "models"
+
+    @property
     def fast_path_dir(self) -> Path | None:
         """Where ONNX exports are cached, or None when the fast paths are off."""
         if not self.fast_queries:
             return None
-        return self.model_cache_dir or self.data_dir / "models"
+        return self.model_dir
 
     def public(self) -> dict[str, Any]:
         """Effective settings for display, secrets masked."""

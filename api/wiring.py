@@ -14,6 +14,8 @@ from index import (
     WriterLock,
     writer_lock,
 )
+from index.document_encoder import document_encoder as encoder_for
+from index.embedder import DocumentEncoder
 from index.vectors import HnswParams, IvfParams
 from ingest import Ingestor, ParseLimits, Progress
 from ingest.cluster import RayCluster, RayStages
@@ -35,7 +37,7 @@ def knowledge_base(settings: Settings, store: Store) -> KnowledgeBase:
     return KnowledgeBase(
         store,
         settings.vector_path,
-        settings.embedding_model,
+        settings.index_model,
         vector_kind=settings.vector_index,
         hnsw_threshold=settings.hnsw_threshold,
         hnsw=HnswParams(ef_search=settings.hnsw_ef_search),
@@ -51,6 +53,11 @@ def embedder(settings: Settings) -> SentenceTransformerEmbedder:
         settings.batch_size,
         settings.fast_path_dir,
     )
+
+
+def document_encoder(settings: Settings, model: SentenceTransformerEmbedder) -> DocumentEncoder:
+    """What ingestion and re-embedding embed chunks with (CITED_DOCUMENT_ENCODER)."""
+    return encoder_for(settings.document_encoder, model, settings.model_dir)
 
 
 def ingestor(
@@ -78,11 +85,12 @@ def ingestor(
                 settings.chunk_tokens,
                 settings.chunk_overlap,
                 settings.ray_embedders,
+                settings.document_encoder,
             )
 
     return Ingestor(
         kb,
-        model,
+        document_encoder(settings, model),
         chunk_tokens=settings.chunk_tokens,
         chunk_overlap=settings.chunk_overlap,
         max_file_bytes=settings.max_file_bytes,

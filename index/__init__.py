@@ -1,6 +1,12 @@
 """The knowledge base: SQL store (source of truth), embedder, FAISS vectors, lexical index."""
 
-from index.embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder, Tokenizer
+from index.embedder import (
+    DEFAULT_MODEL,
+    DocumentEncoder,
+    Embedder,
+    SentenceTransformerEmbedder,
+    Tokenizer,
+)
 from index.errors import (
     CitedError,
     ConfigError,
@@ -38,6 +44,7 @@ __all__ = [
     "ConflictError",
     "DatabaseWriterLock",
     "Document",
+    "DocumentEncoder",
     "Embedder",
     "IndexState",
     "KnowledgeBase",

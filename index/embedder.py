@@ -39,8 +39,10 @@ class Tokenizer(Protocol):
         ...
 
 
-class Embedder(Protocol):
-    model_name: str
+class DocumentEncoder(Protocol):
+    """What ingestion needs: document vectors, and the tokenizer and limit chunks obey."""
+
+    model_name: str  # what the store records as the model of its vectors
 
     @property
     def dimension(self) -> int: ...
@@ -53,6 +55,8 @@ class Embedder(Protocol):
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
+
+class Embedder(DocumentEncoder, Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
 

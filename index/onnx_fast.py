@@ -36,7 +36,8 @@ class Unsupported(Exception):
     pass
 
 
-def _cache_key(model_path: str, model: Any) -> str:
+def cache_key(model_path: str, max_seq_length: int) -> str:
+    """The export's file stem: the model folder's files (names, sizes, times) and length."""
     digest = hashlib.sha1(model_path.encode())
     folder = Path(model_path)
     if folder.is_dir():
@@ -46,11 +47,11 @@ def _cache_key(model_path: str, model: Any) -> str:
                 digest.update(
                     f"{file.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
                 )
-    digest.update(str(model.max_seq_length).encode())
+    digest.update(str(max_seq_length).encode())
     return digest.hexdigest()[:20]
 
 
-def _pooling(model: Any) -> str:
+def pooling(model: Any) -> str:
     modules = list(model)
     names = [type(m).__name__ for m in modules]
     if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
@@ -64,7 +65,8 @@ def _pooling(model: Any) -> str:
     return str(mode)
 
 
-def _export(model: Any, pooling: str, inputs: list[str], path: Path) -> None:
+def export_model(model: Any, pooling: str, inputs: list[str], path: Path) -> None:
+    """The SentenceTransformer `model` (mean or CLS pooling, normalized) as ONNX at `path`."""
     import torch
 
     class Encoder(torch.nn.Module):
@@ -171,14 +173,14 @@ class OnnxEncoder:
             log.info("onnxruntime is not installed; questions are embedded with torch")
             return None
         try:
-            pooling = _pooling(model)
+            mode = pooling(model)
             accepted = {"input_ids", "attention_mask", "token_type_ids"}
             inputs = [n for n in model.tokenizer.model_input_names if n in accepted]
             if "input_ids" not in inputs or "attention_mask" not in inputs:
                 raise Unsupported(f"tokenizer inputs {model.tokenizer.model_input_names}")
-            path = cache_dir / f"{_cache_key(model_path, model)}.onnx"
+            path = cache_dir / f"{cache_key(model_path, int(model.max_seq_length))}.onnx"
             if not path.exists():
-                _export(model, pooling, inputs, path)
+                export_model(model, mode, inputs, path)
             encoder = cls(
                 Sessions(onnxruntime, path, threads),
                 model.tokenizer,

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from index.document_encoder import DocumentEncoderKind, index_model_name
 from index.errors import ConfigError
 from ingest.discover import Candidate
 from ingest.parsing import ParsedFile
@@ -163,6 +164,7 @@ class RayStages:
         chunk_tokens: int,
         chunk_overlap: int,
         embedders: int = 0,
+        document_encoder: DocumentEncoderKind = "torch",
     ) -> None:
         self.cluster = cluster
         self.model_name = model_name
@@ -171,6 +173,14 @@ class RayStages:
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap
         self.placement = Placement.plan(*cluster.resources(), embedders)
+        if document_encoder == "int8" and self.placement.gpus_each > 0:
+            raise ConfigError(
+                "the int8 document encoder runs on CPUs, and this Ray cluster's embedding "
+                "actors get GPUs; set CITED_DOCUMENT_ENCODER=torch for them (its vectors are "
+                "another model's for the store: `cited reindex --reembed`)"
+            )
+        self.document_encoder = document_encoder
+        self.model_identity = index_model_name(model_name, document_encoder)
         self.embed_slots = GROUPS_PER_ACTOR * self.placement.embedders
         self._ray = cluster.ray
         self._actors: list[Any] = []
@@ -194,7 +204,7 @@ class RayStages:
         device = "cuda" if placement.gpus_each > 0 else "cpu"
         threads = 0 if placement.gpus_each else 1
         self._actors = [
-            actor.remote(self.model_name, device, self.batch_size, threads)
+            actor.remote(self.model_name, device, self.batch_size, threads, self.document_encoder)
             for _ in range(placement.embedders)
         ]
         self._in_hand = [0] * len(self._actors)
@@ -235,6 +245,11 @@ class RayStages:
                 raise ConfigError(
                     f"the Ray cluster runs cited {facts.version}, this machine {ours}; "
                     "install the same version on every node"
+                )
+            if facts.model_name != self.model_identity:  # an int8 model it could not run
+                raise ConfigError(
+                    f"the Ray cluster embeds with {facts.model_name!r}, not the configured "
+                    f"{self.model_identity!r}"
                 )
             chunking = Chunking(
                 facts.tokenizer, min(self.chunk_tokens, facts.max_tokens), self.chunk_overlap

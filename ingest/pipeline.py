@@ -1,6 +1,6 @@
 """`cited ingest`: files -> hash check -> parse (worker processes) -> chunk -> embed -> write.
 
-    main process:  discover, hash, chunk, embed (torch), write (SQL, then FAISS)
+    main process:  discover, hash, chunk, embed (ONNX, index.document_encoder), write (SQL, then FAISS)
     workers:       parse with unstructured (CPU-bound, single-threaded per file)
 
 With `--ray`, parsing and chunking run as Ray tasks and embedding in Ray actors
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from index import Embedder, KnowledgeBase, KnownDocument, NewChunk, NewDocument, WriteResult
+from index import DocumentEncoder, KnowledgeBase, KnownDocument, NewChunk, NewDocument, WriteResult
 from index.errors import ConfigError, RejectedError
 from ingest.discover import Candidate, discover
 from ingest.parsing import ParsedFile
@@ -84,7 +84,7 @@ class Ingestor:
     def __init__(
         self,
         kb: KnowledgeBase,
-        embedder: Embedder,
+        embedder: DocumentEncoder,
         *,
         chunk_tokens: int = 256,
         chunk_overlap: int = 32,

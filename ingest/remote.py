@@ -30,9 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import cast
 
-from index.embedder import HFTokenizer, SentenceTransformerEmbedder
+from index.document_encoder import DocumentEncoderKind, document_encoder
+from index.embedder import SentenceTransformerEmbedder, Tokenizer
 from index.errors import ParseError
 from ingest import offline
 from ingest.chunking import Chunker
@@ -53,16 +54,17 @@ class FileBytes:
 
 @dataclass(frozen=True)
 class Chunking:
-    tokenizer: Any  # the embedding model's Hugging Face tokenizer, from an EmbedWorker
+    tokenizer: Tokenizer  # the document encoder's, from an EmbedWorker
     max_tokens: int
     overlap: int
 
 
 @dataclass(frozen=True)
 class ModelFacts:
+    model_name: str  # what the store will record as the vectors' model
     dimension: int
     max_tokens: int
-    tokenizer: Any
+    tokenizer: Tokenizer
     version: str  # cited's version on the node: every node must run the driver's
 
 
@@ -100,7 +102,7 @@ def parse_batch(
     """Parse and chunk each file (a Ray task); one result per file, in order."""
     quiet_parsers()
     offline.prepare()
-    chunker = Chunker(HFTokenizer(chunking.tokenizer), chunking.max_tokens, chunking.overlap)
+    chunker = Chunker(chunking.tokenizer, chunking.max_tokens, chunking.overlap)
     results: list[Chunked | ParseFailure] = []
     with tempfile.TemporaryDirectory(prefix="cited-ray-") as folder:
         for i, file in enumerate(files):
@@ -131,26 +133,33 @@ def _parse_one(
 
 class EmbedWorker:
     """The embedding model on one node (a Ray actor): loaded once, at start, so that a
-    model that cannot load fails the run before any file is parsed."""
+    model that cannot load fails the run before any file is parsed. `kind` is the
+    document encoder (index.document_encoder); its ONNX exports are cached on the node."""
 
-    def __init__(self, model_name: str, device: str, batch_size: int, threads: int) -> None:
+    def __init__(
+        self, model_name: str, device: str, batch_size: int, threads: int, kind: str
+    ) -> None:
         offline.set_environment()
         if threads:
             import torch
 
             torch.set_num_threads(threads)
-        self.embedder = SentenceTransformerEmbedder(model_name, device, batch_size)
-        self.embedder.model  # noqa: B018 - loads it
+        embedder = SentenceTransformerEmbedder(model_name, device, batch_size)
+        encoder_kind = cast(DocumentEncoderKind, kind if device == "cpu" else "torch")
+        cache = Path(tempfile.gettempdir()) / "cited-models"
+        self.encoder = document_encoder(encoder_kind, embedder, cache, threads)
+        self.encoder.dimension  # noqa: B018 - loads it
 
     def facts(self) -> ModelFacts:
         return ModelFacts(
-            self.embedder.dimension,
-            self.embedder.max_tokens,
-            self.embedder.model.tokenizer,
+            self.encoder.model_name,
+            self.encoder.dimension,
+            self.encoder.max_tokens,
+            self.encoder.tokenizer,
             metadata.version("cited"),
         )
 
     def embed(self, texts: list[str]) -> Embedded:
         started = time.perf_counter()
-        vectors = self.embedder.embed_documents(texts)
+        vectors = self.encoder.embed_documents(texts)
         return Embedded(vectors, time.perf_counter() - started)

@@ -25,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from index import Embedder, NewChunk
+from index import DocumentEncoder, NewChunk
 from ingest.chunking import Chunker
 from ingest.discover import Candidate
 from ingest.parsing import ParsedFile
@@ -84,7 +84,7 @@ class LocalStages:
 
     def __init__(
         self,
-        embedder: Embedder,
+        embedder: DocumentEncoder,
         parse_workers: int,
         limits: ParseLimits,
         chunk_tokens: int,

@@ -44,3 +44,21 @@ def tiny_classifier(folder: Path, labels: dict[int, str] | None = None, name: st
     BertForSequenceClassification(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def build_tiny_model(folder: Path, max_seq_length: int) -> Path:
+    """A random 1-layer BERT sentence-transformers model (dimension 32) with the default
+    model's tokenizer, saved like any downloaded model and loaded through the same code."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
+    from transformers import BertModel
+
+    tokenizer, config = tiny_bert(max_position_embeddings=512)
+    raw = folder / "raw"
+    BertModel(config).save_pretrained(raw)
+    tokenizer.save_pretrained(raw)
+    word = models.Transformer(str(raw), max_seq_length=max_seq_length)
+    pooling = models.Pooling(word.get_embedding_dimension(), "mean")
+    out = folder / "tiny-model"
+    SentenceTransformer(modules=[word, pooling]).save(str(out))
+    return out

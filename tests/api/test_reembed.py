@@ -9,27 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cli import run_cited
-from tests.models import tiny_bert
+from tests.models import build_tiny_model
 
 pytestmark = pytest.mark.slow
-
-
-def build_tiny_model(folder: Path, max_seq_length: int) -> Path:
-    """A random 1-layer BERT sentence-transformers model (dimension 32) with the default
-    model's tokenizer, saved like any downloaded model and loaded through the same code."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer import modules as models
-    from transformers import BertModel
-
-    tokenizer, config = tiny_bert(max_position_embeddings=512)
-    raw = folder / "raw"
-    BertModel(config).save_pretrained(raw)
-    tokenizer.save_pretrained(raw)
-    word = models.Transformer(str(raw), max_seq_length=max_seq_length)
-    pooling = models.Pooling(word.get_embedding_dimension(), "mean")
-    out = folder / "tiny-model"
-    SentenceTransformer(modules=[word, pooling]).save(str(out))
-    return out
 
 
 def test_reembed_switches_models_atomically_and_refuses_truncation(tmp_path: Path) -> None:
@@ -68,3 +50,28 @@ def test_reembed_switches_models_atomically_and_refuses_truncation(tmp_path: Pat
     assert len(hits) == 2
     old = run_cited(data, "search", "tide table")
     assert old.returncode == 1 and "tiny-model" in old.stderr and "reembed" in old.stderr
+
+
+def test_int8_documents_are_a_model_change_the_store_records(tmp_path: Path) -> None:
+    data, docs = tmp_path / "data", tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tides.txt").write_text("The harbour master posts the tide table every Monday.")
+    (docs / "bells.txt").write_text("The chapel bells ring twice at noon on feast days.")
+    assert run_cited(data, "ingest", str(docs)).returncode == 0  # fp32 (onnx, the default)
+    int8 = {"CITED_DOCUMENT_ENCODER": "int8"}
+
+    (docs / "mill.txt").write_text("The old mill grinds barley on Thursdays.")
+    refused = run_cited(data, "ingest", str(docs), env=int8)
+    assert refused.returncode == 1 and "cited reindex --reembed" in refused.stderr
+    assert "all-MiniLM-L6-v2 [int8]" in refused.stderr
+
+    switched = run_cited(data, "reindex", "--reembed", env=int8)
+    assert switched.returncode == 0, switched.stderr
+    assert "re-embedded 2 chunks with sentence-transformers/all-MiniLM-L6-v2 [int8]" in (
+        switched.stdout
+    )
+    assert run_cited(data, "ingest", str(docs), env=int8).returncode == 0
+    hits = json.loads(run_cited(data, "search", "when is barley ground", "--json", env=int8).stdout)
+    assert hits[0]["text"].startswith("The old mill")
+    back = run_cited(data, "search", "tide table")  # fp32 again: refused until re-embedded
+    assert back.returncode == 1 and "reembed" in back.stderr
