@@ -9,7 +9,8 @@ embedding actor and of the driver's writes, and the driver's peak memory (it nev
 the model). From those, the expected rate on N nodes: min(N x actor rate, driver's write
 rate), the driver being the one serial stage. Results: bench/results/ray_ingest.json.
 
-    .venv/bin/python bench/ray_ingest.py [--limit N] [--configs 1:1,2:1,2:2] [--out PATH]
+    .venv/bin/python bench/ray_ingest.py [--limit N] [--configs 1:1,2:1,2:2] [--encoder onnx]
+                                         [--database-url URL] [--out PATH]
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ offline.set_environment()
 
 from corpora import database_for  # noqa: E402
 
-from index import KnowledgeBase, SentenceTransformerEmbedder, Store  # noqa: E402
+from index import DocumentEncoder, KnowledgeBase, SentenceTransformerEmbedder, Store  # noqa: E402
+from index.document_encoder import DOCUMENT_ENCODERS, document_encoder  # noqa: E402
 from ingest import Ingestor, IngestReport, ParseLimits  # noqa: E402
 from ingest.cluster import AUTO, RayCluster, RayStages  # noqa: E402
 
@@ -81,7 +83,7 @@ def measured(report: IngestReport, chunks: int, peak_mb: float) -> dict[str, Any
 def run_once(
     folder: Path,
     data: Path,
-    embedder: SentenceTransformerEmbedder,
+    embedder: DocumentEncoder,
     stages: Any,
     database_url: str | None = None,
 ) -> dict[str, Any]:
@@ -112,6 +114,7 @@ def main() -> None:
         default="1:1,2:1,2:2",
         help="cluster CPUs:embedding actors, comma-separated",
     )
+    parser.add_argument("--encoder", choices=DOCUMENT_ENCODERS, default="onnx")
     parser.add_argument(
         "--database-url",
         default=None,
@@ -146,7 +149,14 @@ def main() -> None:
 
                 def on_cluster(cluster: RayCluster = cluster, embedders: int = embedders) -> Any:
                     return RayStages(
-                        cluster, embedder.model_name, 32, ParseLimits(), 256, 32, embedders
+                        cluster,
+                        embedder.model_name,
+                        32,
+                        ParseLimits(),
+                        256,
+                        32,
+                        embedders,
+                        args.encoder,
                     )
 
                 runs[name] = {
@@ -154,7 +164,8 @@ def main() -> None:
                     **run_once(folder, Path(top) / name, embedder, on_cluster, url),
                 }
             print(name, json.dumps(runs[name]), flush=True)
-        runs["local"] = run_once(folder, Path(top) / "local", embedder, None)
+        encoder = document_encoder(args.encoder, embedder, Path(top) / "models")
+        runs["local"] = run_once(folder, Path(top) / "local", encoder, None)
         print("local", json.dumps(runs["local"]), flush=True)
 
     rays = [r for n, r in runs.items() if n.startswith("ray_")]
@@ -164,6 +175,7 @@ def main() -> None:
     result = {
         "corpus": str(args.corpus),
         "passages": len(passages),
+        "document_encoder": args.encoder,
         "runs": runs,
         "scaling": {
             "actor_chunks_per_s": actor_rate,
