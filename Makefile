@@ -29,6 +29,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps unstructured-inference
 	-$(BIN)/pip uninstall --quiet -y torchvision 2>/dev/null
 	$(BIN)/python -c "import torch, sentence_transformers, faiss; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	$(BIN)/cited prepare
 	touch $(STAMP)
 
 run: install

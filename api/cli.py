@@ -541,6 +541,26 @@ def reindex(ctx: Context, reembed: bool) -> None:
 
 
 @cli.command()
+@pass_context
+def prepare(ctx: Context) -> None:
+    """Make the embedding model's ONNX export (CITED_MODEL_CACHE_DIR), once per machine.
+
+    Ingestion and questions use it; made here, no `cited ingest` needs to load torch to
+    make it. `make install` runs this.
+    """
+    from api import wiring
+
+    settings = ctx.settings
+    with cited_errors():
+        encoder = wiring.document_encoder(settings, wiring.embedder(settings))
+        dimension = encoder.dimension  # makes the export if it is not there yet
+    click.echo(
+        f"{encoder.model_name} ({dimension} dimensions) ready for ingestion "
+        f"(CITED_DOCUMENT_ENCODER={settings.document_encoder}); exports in {settings.model_dir}"
+    )
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
 def config(ctx: Context, as_json: bool) -> None:

@@ -5,6 +5,7 @@ Stages never see this object: `api.wiring` turns it into constructor arguments.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,8 +52,9 @@ class Settings(BaseSettings):
     )
     model_cache_dir: Path | None = Field(
         None,
-        description="Where ONNX exports of the models are cached; unset = <data_dir>/models. "
-        "Data dirs of one machine may share one.",
+        description="Where ONNX exports of the models are cached; unset = the user's cache "
+        "(~/.cache/cited/models, or $XDG_CACHE_HOME/cited/models), shared by every data dir "
+        "of the machine and filled once by `cited prepare` (make install runs it).",
     )
     files_dir: Path | None = Field(
         None,
@@ -276,7 +278,13 @@ class Settings(BaseSettings):
     @property
     def model_dir(self) -> Path:
         """Where ONNX exports of the models are cached."""
-        return self.model_cache_dir or self.data_dir / "models"
+        if self.model_cache_dir is not None:
+            return self.model_cache_dir
+        try:
+            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        except RuntimeError:  # no home directory to find
+            return self.data_dir / "models"
+        return cache / "cited" / "models"
 
     @property
     def fast_path_dir(self) -> Path | None:

@@ -3,8 +3,9 @@
 Writes the first 500 SQuAD v1.1 paragraphs as .txt files, runs `cited ingest` on them in a
 fresh data folder (as an operator would, a subprocess), and samples the resident memory
 of the process and all its descendants every 50 ms: the peak of their sum, and what each
-process held at that moment (the main process, the parser processes). Twice: with the
-model's ONNX export not yet cached (a first run) and cached (every later run).
+process held at that moment (the main process, the parser processes). First `cited
+prepare` into an empty model cache (what `make install` does once per machine: the ONNX
+export, which loads torch), then `cited ingest` twice, each into a fresh data folder.
 Results: bench/results/ingest_memory.json.
 
     .venv/bin/python bench/ingest_memory.py [--limit 500] [--out PATH] [-- extra cited args]
@@ -50,14 +51,15 @@ def measure(command: list[str], env: dict[str, str], out: Path) -> dict[str, Any
                 peak = sizes
             time.sleep(0.05)
     assert process.returncode == 0, out.read_text()[-2000:]
-    report = json.loads(out.read_text())
-    return {
+    measured: dict[str, Any] = {
         "peak_tree_mb": round(sum(peak.values()) / 2**20, 1),
         "at_peak_mb": {name: round(rss / 2**20, 1) for name, rss in peak.items()},
         "wall_s": round(time.perf_counter() - started, 2),
-        "files_added": report["files"]["added"],
-        "seconds": report["seconds"],
     }
+    if "--json" in command:
+        report = json.loads(out.read_text())
+        measured.update(files_added=report["files"]["added"], seconds=report["seconds"])
+    return measured
 
 
 def main() -> None:
@@ -81,16 +83,18 @@ def main() -> None:
         folder.mkdir()
         for passage in passages:
             (folder / f"{passage['_id']}.txt").write_text(passage["text"])
-        models = Path(top) / "models"  # one model cache for both runs: cold, then warm
-        for run in ("first_run", "later_run"):
+        models = Path(top) / "models"  # empty: `cited prepare` fills it, as make install does
+        for run in ("prepare", "ingest", "ingest_again"):
             env = {
                 **os.environ,
                 "CITED_DATA_DIR": str(Path(top) / run),
                 "CITED_MODEL_CACHE_DIR": str(models),
             }
             env.pop("CITED_DATABASE_URL", None)
-            command = [cited, "ingest", str(folder), "--json", *args.extra]
-            result[run] = measure(command, env, Path(top) / f"{run}.json")
+            command = [cited, "prepare"]
+            if run != "prepare":
+                command = [cited, "ingest", str(folder), "--json", *args.extra]
+            result[run] = measure(command, env, Path(top) / f"{run}.out")
             print(run, json.dumps(result[run]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -3,8 +3,9 @@
 The bundled embedding model's ONNX export (index.onnx_fast, as questions use it) is
 quantized dynamically to int8 (onnxruntime.quantization, per-channel weights), and every
 chunk of the squad_v1.1 and scifact_beir benchmark stores (bench/.cache, built by
-bench/quality.py) is embedded again with it. Dense retrieval is then measured with the
-stored fp32 vectors and with the int8 ones, questions embedded by fp32 (today's query
+bench/quality.py) is embedded again with it and with the fp32 export (which matches the
+stored vectors: `stored_vs_fp32_onnx_max_diff`). Dense retrieval is then measured with the
+fp32 vectors and with the int8 ones, questions embedded by fp32 (today's query
 path) and by int8 (the same encoder on both sides, as a recorded model change would
 make it): recall@5 and nDCG@10 over documents (chunks of one document count once), and
 the cosine between each chunk's two vectors. Also chunks per second of each encoder, in
@@ -112,7 +113,9 @@ def main() -> None:
             rows = store.chunks_with_documents(ids.tolist())
             texts = [rows[int(i)][0].text for i in ids]
             owner = [Path(rows[int(i)][1].source).stem for i in ids]
-            stored = np.concatenate([m for _, m in store.iter_embeddings(384)])
+            pages = list(store.iter_embeddings(384))  # in its own order: aligned by id
+            row_of = {int(c): r for r, c in enumerate(np.concatenate([i for i, _ in pages]))}
+            stored = np.concatenate([m for _, m in pages])[[row_of[int(i)] for i in ids]]
         finally:
             store.close()
         if name == "squad_v1.1":

@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import cast
 
 from index.document_encoder import DocumentEncoderKind, document_encoder
 from index.embedder import SentenceTransformerEmbedder, Tokenizer
@@ -137,7 +136,12 @@ class EmbedWorker:
     document encoder (index.document_encoder); its ONNX exports are cached on the node."""
 
     def __init__(
-        self, model_name: str, device: str, batch_size: int, threads: int, kind: str
+        self,
+        model_name: str,
+        device: str,
+        batch_size: int,
+        threads: int,
+        kind: DocumentEncoderKind,
     ) -> None:
         offline.set_environment()
         if threads:
@@ -145,7 +149,7 @@ class EmbedWorker:
 
             torch.set_num_threads(threads)
         embedder = SentenceTransformerEmbedder(model_name, device, batch_size)
-        encoder_kind = cast(DocumentEncoderKind, kind if device == "cpu" else "torch")
+        encoder_kind: DocumentEncoderKind = kind if device == "cpu" else "torch"  # ONNX: CPU
         cache = Path(tempfile.gettempdir()) / "cited-models"
         self.encoder = document_encoder(encoder_kind, embedder, cache, threads)
         self.encoder.dimension  # noqa: B018 - loads it

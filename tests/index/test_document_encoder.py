@@ -15,6 +15,7 @@ import pytest
 from index import ConfigError, SentenceTransformerEmbedder
 from index.document_encoder import OnnxDocumentEncoder, document_encoder
 from index.embedder import HFTokenizer
+from tests.helpers.cli import run_cited
 from tests.models import build_tiny_model
 
 TEXTS = [
@@ -72,11 +73,13 @@ def test_a_model_without_a_fast_tokenizer_falls_back_or_is_refused(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_cited_ingest_with_a_cached_export_never_imports_torch(
-    embedder: SentenceTransformerEmbedder, cache: Path, tmp_path: Path
-) -> None:
+def test_after_cited_prepare_cited_ingest_never_imports_torch(tmp_path: Path) -> None:
     """About 600 MB and 3 s less per run (bench/ingest_memory.py)."""
-    OnnxDocumentEncoder(embedder.model_name, cache).dimension  # noqa: B018 - the export, cached
+    cache = {"CITED_MODEL_CACHE_DIR": str(tmp_path / "models")}  # empty: prepare fills it
+    prepared = run_cited(tmp_path / "data", "prepare", env=cache)
+    assert prepared.returncode == 0, prepared.stderr
+    assert "ready for ingestion" in prepared.stdout
+    assert list((tmp_path / "models").glob("*.onnx"))
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "tides.txt").write_text(TEXTS[0])
@@ -91,7 +94,7 @@ def test_cited_ingest_with_a_cached_export_never_imports_torch(
         "    assert done.code == 0, done.code\n"
         "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
     )
-    env = {**os.environ, "CITED_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "CITED_DATA_DIR": str(tmp_path / "data"), **cache}
     env.pop("CITED_DATABASE_URL", None)
     env["CITED_DOCUMENT_ENCODER"] = "onnx"
     done = subprocess.run(
