@@ -180,18 +180,20 @@ class OnnxDocumentEncoder:
                 plain.no_truncation()
                 plain.no_padding()
                 self._plain = RustTokenizer(plain)
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot make or read the ONNX export of {self.base_name!r} in "
-                    f"{self.cache_dir}: {exc}; point CITED_MODEL_CACHE_DIR at a writable folder"
-                ) from None
-            except Unsupported as exc:
+            except (Unsupported, OSError, RuntimeError, ValueError, TypeError, ImportError) as exc:
+                # A model the path cannot read, or an export that cannot be made or read
+                # (a read-only cache folder, an exporter error): torch embeds instead, unless
+                # the store's model is the int8 one, which only this path makes.
+                where = f" in {self.cache_dir}" if isinstance(exc, OSError) else ""
                 if self.fallback is None:
                     raise ConfigError(
-                        f"the int8 document encoder cannot run {self.base_name!r} ({exc}); "
-                        "set CITED_DOCUMENT_ENCODER=torch"
+                        f"the int8 document encoder cannot run {self.base_name!r}{where} "
+                        f"({exc}); set CITED_DOCUMENT_ENCODER=torch, or point "
+                        "CITED_MODEL_CACHE_DIR at a writable folder"
                     ) from None
-                log.info("ONNX document encoder not used (%s); embedding with torch", exc)
+                log.warning(
+                    "ONNX document encoder not used%s (%s); embedding with torch", where, exc
+                )
                 self._use_fallback = True
                 return
             self._files = files

@@ -107,3 +107,16 @@ def test_after_cited_prepare_cited_ingest_never_imports_torch(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+@pytest.mark.slow
+def test_an_export_that_cannot_be_written_falls_back_or_is_refused(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")  # the cache folder would have to be inside a file
+    onnx = document_encoder("onnx", embedder, blocked / "models")
+    assert np.array_equal(onnx.embed_documents(TEXTS[:2]), embedder.embed_documents(TEXTS[:2]))
+    int8 = document_encoder("int8", embedder, blocked / "models")
+    with pytest.raises(ConfigError, match="CITED_MODEL_CACHE_DIR"):
+        int8.embed_documents(TEXTS[:2])
