@@ -29,31 +29,24 @@ import numpy as np
 from corpora import CACHE, DATA, ROOT, read_jsonl, read_qrels
 
 from index import SentenceTransformerEmbedder, Store
+from index.document_encoder import quantize_ffn
 from index.embedder import resolve_model_path
 from index.onnx_fast import OnnxEncoder, Sessions
 
 BATCH = 32
 
 
-FFN = ("intermediate", "output/dense")  # the feed-forward MatMuls (not attention's)
-
-
 def quantized(fp32: Path, variant: str) -> Path:
     """int8 weights per channel: every MatMul ("channel") or the feed-forward ones only
-    ("ffn": attention stays fp32, where small errors move the weighting of every token)."""
-    import onnx
+    ("ffn", index.document_encoder's int8 encoder: attention stays fp32, where small errors
+    move the weighting of every token)."""
+    if variant == "ffn":
+        return quantize_ffn(fp32)
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out = fp32.with_name(f"{fp32.stem}.int8-{variant}.onnx")
-    if out.exists():
-        return out
-    options: dict[str, Any] = {}
-    if variant == "ffn":
-        matmuls = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "MatMul"]
-        options["nodes_to_quantize"] = [
-            n for n in matmuls if any(f in n for f in FFN) and "attention" not in n
-        ]
-    quantize_dynamic(fp32, out, weight_type=QuantType.QInt8, per_channel=True, **options)
+    if not out.exists():
+        quantize_dynamic(fp32, out, weight_type=QuantType.QInt8, per_channel=True)
     return out
 
 
