@@ -300,6 +300,8 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if name == "database_url":
                 value = make_url(self.database).render_as_string(hide_password=True)
+            elif name == "model_cache_dir":
+                value = str(self.model_dir)  # the effective folder, also when unset
             elif isinstance(value, SecretStr):
                 value = "**********" if value.get_secret_value() else ""
             elif isinstance(value, Path):
