@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default sqlite:///<data_dir>/cited.db. "
         "PostgreSQL: postgresql+psycopg://user:password@host/db",
     )
+    database_read_url: SecretStr | None = Field(
+        None,
+        description="A hot standby (streaming replica) of the PostgreSQL store: the "
+        "per-question lexical search and the vector index's follow-up reads go there, "
+        "writes and the rows cited stay on CITED_DATABASE_URL. Unset = everything there.",
+    )
     embedding_model: str = Field(
         DEFAULT_MODEL, description="sentence-transformers name or local path."
     )
@@ -231,7 +237,18 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("rerank_model", "llm_base_url", "llm_model", mode="before")
+    @model_validator(mode="after")
+    def _replica_needs_postgres(self) -> Settings:
+        if self.database_read_url is not None and not self.shared_store:
+            raise ValueError(
+                "CITED_DATABASE_READ_URL (a read replica) needs a PostgreSQL store: set "
+                "CITED_DATABASE_URL to the primary, or unset CITED_DATABASE_READ_URL"
+            )
+        return self
+
+    @field_validator(
+        "rerank_model", "llm_base_url", "llm_model", "database_read_url", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -242,6 +259,13 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.data_dir / 'cited.db'}"
+
+    @property
+    def database_read(self) -> str | None:
+        """The read replica's URL, if any (secret: may hold a password)."""
+        if self.database_read_url is None:
+            return None
+        return self.database_read_url.get_secret_value()
 
     @property
     def vector_path(self) -> Path:
@@ -300,6 +324,8 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if name == "database_url":
                 value = make_url(self.database).render_as_string(hide_password=True)
+            elif name == "database_read_url" and self.database_read is not None:
+                value = make_url(self.database_read).render_as_string(hide_password=True)
             elif name == "model_cache_dir":
                 value = str(self.model_dir)  # the effective folder, also when unset
             elif isinstance(value, SecretStr):

@@ -24,7 +24,7 @@ from retrieve import CrossEncoderReranker, Retriever
 
 
 def open_store(settings: Settings) -> Store:
-    return Store(settings.database)
+    return Store(settings.database, settings.database_read)
 
 
 def store_lock(settings: Settings) -> WriterLock | DatabaseWriterLock:

@@ -14,6 +14,8 @@ from sqlalchemy.pool import StaticPool
 
 from index.errors import ConfigError
 
+CONNECT_S = 5  # PostgreSQL connect timeout, unless the URL sets connect_timeout
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -51,7 +53,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True)
+        # libpq waits for an unanswering host as long as TCP does (minutes); a replica that
+        # is down must fail fast so that its reads go to the primary (index.replica)
+        timeout = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_S}
+        engine = create_engine(url, pool_pre_ping=True, connect_args=timeout)
         event.listen(engine, "connect", _postgres_settings)
         return engine
     raise ConfigError(

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import ConfigError, ModelMismatchError, NotFoundError
+from index.replica import Reads
 from index.store import Store, mismatch_message
 from index.types import Chunk, Document, KnownDocument, NewDocument, Scope, ScoredChunk
 from index.vectors import (
@@ -88,6 +89,7 @@ class KnowledgeBase:
                 f"{hnsw_threshold} and {ivf_threshold}"
             )
         self.store = store
+        self.reads = store.reads  # the store itself, or its hot standby (index.replica)
         self.vector_path = vector_path
         self.model_name = model_name
         self.vector_kind = vector_kind
@@ -127,6 +129,11 @@ class KnowledgeBase:
                     self._vectors, self.last_repair = self._load_and_repair()
         return self._vectors
 
+    @property
+    def generation(self) -> int | None:
+        """The store generation the loaded index reflects (None before it is loaded)."""
+        return self._generation
+
     def loaded_vectors(self) -> VectorIndex | None:
         """The vector index if loaded, without loading it (for metrics)."""
         return self._vectors
@@ -136,24 +143,34 @@ class KnowledgeBase:
         since it was loaded (one indexed read when nothing changed). Skipped while a writer
         of this process holds the index: it brings it in step itself. Returns the store's
         generation it read, for the searches of the same question (`search_ids`)."""
-        state = self.store.state()
+        state = self.reads.state()
         if state.model is not None and state.model != self.model_name:
             self.check_model()  # raises with the fix
-        if self._vectors is None or state.generation == self._generation:
+        if self._vectors is None or not self._behind(state.generation, self.reads):
             return state.generation
         if self._writing.acquire(blocking=False):
             try:
-                self._catch_up()
+                self._catch_up(self.reads)
             finally:
                 self._writing.release()
         return state.generation
 
-    def _catch_up(self) -> None:
+    def _behind(self, generation: int, source: Reads) -> bool:
+        """Whether a store read at `generation` has changes the index lacks: any other
+        generation, or from a standby only a newer one (it may not have replayed this
+        process's latest write yet: index.replica)."""
+        if self._generation is None:
+            return True
+        if source.replica:
+            return generation > self._generation
+        return generation != self._generation
+
+    def _catch_up(self, source: Reads) -> None:
         """Under `_writing`: apply what other processes wrote since the index was loaded."""
-        state = self.store.state()
-        if self._vectors is None or state.generation == self._generation:
+        state = source.state()  # before the ids: never record more than the index holds
+        if self._vectors is None or not self._behind(state.generation, source):
             return
-        repair = self._sync(self._vectors)
+        repair = self._sync(self._vectors, source)
         self._generation = state.generation
         if repair.added or repair.removed:
             log.info(
@@ -163,7 +180,8 @@ class KnowledgeBase:
             )
 
     def _load_and_repair(self) -> tuple[VectorIndex | None, Repair]:
-        state = self.store.state()
+        source = self.reads  # a standby, when there is one, bears the start's big read
+        state = source.state()
         self._generation = state.generation
         if state.model is None or state.dimension is None:
             return None, Repair(0, 0, False)
@@ -172,16 +190,16 @@ class KnowledgeBase:
             loaded is None
             or loaded[1].model != state.model
             or loaded[1].dimension != state.dimension
-            or loaded[1].kind != self._kind_for(self.store.count_chunks())
+            or loaded[1].kind != self._kind_for(source.count_chunks())
         ):
-            vectors = self._rebuild(state.dimension)
+            vectors = self._rebuild(state.dimension, source)
             self._save(vectors)
             return vectors, Repair(len(vectors), 0, True)
         vectors, header = loaded
         # search settings, not the saved index's
         vectors.hnsw = replace(vectors.hnsw, ef_search=self.hnsw.ef_search)
         vectors.ivf = replace(vectors.ivf, nprobe=self.ivf.nprobe)
-        repair = self._sync(vectors)
+        repair = self._sync(vectors, source)
         if repair.added or repair.removed or header.generation != state.generation:
             if repair.added or repair.removed:
                 log.warning(
@@ -192,17 +210,17 @@ class KnowledgeBase:
             self._save(vectors)
         return vectors, repair
 
-    def _sync(self, vectors: VectorIndex) -> Repair:
+    def _sync(self, vectors: VectorIndex, source: Reads) -> Repair:
         """Make `vectors` hold exactly the store's chunk ids: drop the extra ones, add the
         missing ones from the stored embeddings (no re-embedding)."""
-        sql_ids = self.store.chunk_ids()
+        sql_ids = source.chunk_ids()
         with self._faiss:
             faiss_ids = vectors.ids()
         extra = np.setdiff1d(faiss_ids, sql_ids, assume_unique=True)
         missing = np.setdiff1d(sql_ids, faiss_ids, assume_unique=True)
         with self._faiss:
             vectors.remove(extra)
-        for ids, matrix in self.store.iter_embeddings(vectors.dimension, ids=missing.tolist()):
+        for ids, matrix in source.iter_embeddings(vectors.dimension, ids=missing.tolist()):
             with self._faiss:
                 vectors.add(ids, matrix)
         return Repair(len(missing), len(extra), False)
@@ -216,14 +234,14 @@ class KnowledgeBase:
             return "flat"  # exact, and small; IVF once there is enough to train it
         return self.vector_kind
 
-    def _rebuild(self, dimension: int) -> VectorIndex:
+    def _rebuild(self, dimension: int, source: Reads) -> VectorIndex:
         started = time.perf_counter()
-        count = self.store.count_chunks()
+        count = source.count_chunks()
         kind = self._kind_for(count)
         vectors = VectorIndex(dimension, kind, self.hnsw, self.ivf, expected=count)
         if kind == "ivf":
-            vectors.train(self._training_sample(dimension, vectors.nlist), count)
-        for ids, matrix in self.store.iter_embeddings(dimension):
+            vectors.train(self._training_sample(dimension, vectors.nlist, source), count)
+        for ids, matrix in source.iter_embeddings(dimension):
             vectors.add(ids, matrix)
         log.info(
             "vector index rebuilt from the store vectors=%d seconds=%.2f",
@@ -232,13 +250,13 @@ class KnowledgeBase:
         )
         return vectors
 
-    def _training_sample(self, dimension: int, nlist: int) -> np.ndarray:
+    def _training_sample(self, dimension: int, nlist: int, source: Reads) -> np.ndarray:
         """A seeded random sample of the stored embeddings, enough to train `nlist` lists
         (an IVF index is only chosen for at least IVF_MIN_VECTORS)."""
-        ids = self.store.chunk_ids()
+        ids = source.chunk_ids()
         wanted = train_size(len(ids), nlist)
         chosen = np.sort(np.random.default_rng(0).choice(ids, wanted, replace=False))
-        blocks = [m for _, m in self.store.iter_embeddings(dimension, ids=chosen.tolist())]
+        blocks = [m for _, m in source.iter_embeddings(dimension, ids=chosen.tolist())]
         return np.concatenate(blocks)
 
     def rebuild(self) -> int:
@@ -250,7 +268,7 @@ class KnowledgeBase:
             if state.dimension is None:
                 self._vectors = None
                 return 0
-            self._vectors = self._rebuild(state.dimension)
+            self._vectors = self._rebuild(state.dimension, self.store)
             self._save(self._vectors)
             return len(self._vectors)
 
@@ -264,13 +282,13 @@ class KnowledgeBase:
             or (vectors.kind == "ivf" and len(vectors) > IVF_RETRAIN_GROWTH * vectors.trained_on)
             or vectors.kind != self._kind_for(len(vectors))
         ):
-            vectors = self._vectors = self._rebuild(vectors.dimension)
+            vectors = self._vectors = self._rebuild(vectors.dimension, self.store)
         vectors.save(
             self.vector_path,
             VectorHeader(
                 state.model,
                 vectors.dimension,
-                state.generation,
+                state.generation if self._generation is None else self._generation,
                 len(vectors),
                 vectors.kind,
                 vectors.trained_on,
@@ -284,7 +302,7 @@ class KnowledgeBase:
         generation recorded after this write covers theirs too)."""
         with self._writing:
             vectors = self.vectors()
-            self._catch_up()
+            self._catch_up(self.store)  # the primary: this write's generation follows its
             yield vectors
 
     def write(
@@ -334,11 +352,11 @@ class KnowledgeBase:
         """Ascending chunk ids inside `scope`, cached until the store changes (`generation`:
         the store's, when the caller has just read it)."""
         if generation is None:
-            generation = self.store.state().generation
+            generation = self.reads.state().generation
         cached = self._scopes.get(scope)
         if cached is not None and cached[0] == generation:
             return cached[1]
-        ids = self.store.scope_chunk_ids(scope)
+        ids = self.reads.scope_chunk_ids(scope)
         if len(self._scopes) >= SCOPE_CACHE_SIZE:
             self._scopes.pop(next(iter(self._scopes)))
         self._scopes[scope] = (generation, ids)
@@ -379,7 +397,7 @@ class KnowledgeBase:
         """Candidates of a compressed index ranked by their exact cosine, from the stored
         vectors (a candidate deleted since keeps its approximate score: the join drops it)."""
         exact = dict(found)
-        for ids, matrix in self.store.iter_embeddings(dimension, ids=[i for i, _ in found]):
+        for ids, matrix in self.reads.iter_embeddings(dimension, ids=[i for i, _ in found]):
             exact.update(zip(ids.tolist(), (matrix @ query).tolist(), strict=True))
         return sorted(exact.items(), key=lambda pair: -pair[1])
 
@@ -387,7 +405,7 @@ class KnowledgeBase:
         self, query: str, k: int, scope: Scope | None = None
     ) -> list[tuple[int, float]]:
         """(chunk id, score) of the k chunks best matching `query`'s words, best first."""
-        return self.store.lexical_search(query, k, scope)
+        return self.reads.lexical_search(query, k, scope)
 
     def known_documents(self, collection: str) -> dict[str, KnownDocument]:
         """source -> (id, content hash) of every document of `collection`."""

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from index import lexical, writing
 from index.engine import make_engine
 from index.errors import (
+    CitedError,
     ConflictError,
     ModelMismatchError,
     NotFoundError,
@@ -36,6 +37,7 @@ from index.errors import (
     StoreError,
 )
 from index.names import check_collection_name
+from index.replica import Reads, ReplicaReads
 from index.schema import (
     DOCUMENT_COLUMNS,
     SCHEMA_VERSION,
@@ -94,12 +96,32 @@ def _chunk(row: ChunkRow) -> Chunk:
 
 
 class Store:
-    """SQL access for the knowledge base. Thread-safe: each call uses its own session."""
+    """SQL access for the knowledge base. Thread-safe: each call uses its own session.
 
-    def __init__(self, url: str) -> None:
+    `read_url`: a hot standby of this PostgreSQL database; `reads` then sends the heavy
+    per-question reads there (index.replica says which, and why that is consistent).
+    `setup=False` opens a database without creating or checking the schema (a standby is
+    read-only: it has the primary's)."""
+
+    replica = False  # as a `Reads`: this store's own reads are never behind it
+
+    def __init__(self, url: str, read_url: str | None = None, setup: bool = True) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if setup:
+            self._setup()
+        self.reads: Reads = self
+        if read_url is not None:
+            standby = Store(read_url, setup=False)
+            try:
+                self.reads = ReplicaReads(self, standby)
+            except CitedError:
+                standby.close()
+                self.engine.dispose()
+                raise
+
+    def _setup(self) -> None:
         try:
             with self.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":  # servers starting together: one at a time
@@ -148,6 +170,8 @@ class Store:
         return self.engine.dialect.name
 
     def close(self) -> None:
+        if isinstance(self.reads, ReplicaReads):
+            self.reads.close()
         self.engine.dispose()
 
     # -- state ---------------------------------------------------------------------------
@@ -155,7 +179,8 @@ class Store:
     def state(self) -> IndexState:
         with self._sessions() as session:
             row = session.get(IndexStateRow, 1)
-            assert row is not None
+            if row is None:  # a standby that has not replayed the store's creation yet
+                raise StoreError(f"the store at {self.display_url} is not set up yet")
             return IndexState(model=row.model, dimension=row.dimension, generation=row.generation)
 
     @staticmethod

@@ -9,9 +9,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from api.deps import Reader, ServicesDep
+from api.deps import Reader, Services, ServicesDep
 from api.schemas import AUTH_ERRORS
 from index import CitedError
+from index.replica import ReplicaReads
 
 router = APIRouter(tags=["health"])
 
@@ -31,6 +32,11 @@ class Readiness(BaseModel):
     checks: dict[str, str]
     vector_index: dict[str, Any] | None = Field(
         None, description="The FAISS index's kind, parameters, vectors and memory (MB)."
+    )
+    read_replica: dict[str, Any] | None = Field(
+        None,
+        description="With CITED_DATABASE_READ_URL: the standby, its store generation, how "
+        "many generations it is behind the primary, and where reads go now.",
     )
 
 
@@ -54,20 +60,33 @@ def readyz(services: ServicesDep) -> JSONResponse:
     checks["reading_models"] = "ok" if services.answers.models_loaded else "not loaded"
     if checks["store"] == "ok":
         try:
-            services.kb.refresh()  # what another process wrote counts as in step once applied
-            vectors = services.kb.vectors()
-            indexed = len(vectors) if vectors is not None else 0
-            index = vectors.describe() if vectors is not None else None
-            checks["vectors"] = (
-                "ok" if indexed == chunks else f"{indexed} vectors for {chunks} chunks"
-            )
+            checks["vectors"], index = _vectors_in_step(services, chunks)
         except CitedError as exc:
             checks["vectors"] = exc.message
     ready = all(value == "ok" for value in checks.values())
+    reads = services.store.reads
+    replica = reads.describe() if isinstance(reads, ReplicaReads) else None
     return JSONResponse(
-        {"ready": ready, "checks": checks, "vector_index": index},
+        {"ready": ready, "checks": checks, "vector_index": index, "read_replica": replica},
         status_code=200 if ready else 503,
     )
+
+
+def _vectors_in_step(services: Services, chunks: int) -> tuple[str, dict[str, Any] | None]:
+    """("ok" or what differs, the index's description): the index holds as many vectors as
+    the store it follows has chunks. With a read replica that is the standby, compared when
+    the index is at its generation (a write of this server it has not replayed yet, or one
+    of another server, is replication lag, not a broken index)."""
+    kb = services.kb
+    generation = kb.refresh()  # what another process wrote counts as in step once applied
+    vectors = kb.vectors()
+    indexed = len(vectors) if vectors is not None else 0
+    index = vectors.describe() if vectors is not None else None
+    if kb.reads.replica:
+        if kb.generation != generation:
+            return "ok", index
+        chunks = kb.reads.count_chunks()
+    return ("ok" if indexed == chunks else f"{indexed} vectors for {chunks} chunks"), index
 
 
 @router.get(

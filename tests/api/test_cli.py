@@ -210,9 +210,16 @@ def test_usage_and_setting_errors_exit_2_naming_the_problem(tmp_path: Path) -> N
 
 def test_config_prints_effective_settings_with_secrets_masked(tmp_path: Path) -> None:
     url = "postgresql+psycopg://reader:hunter2@db.internal/cited"
-    shown = run_cited(tmp_path, "config", "--json", env={"CITED_DATABASE_URL": url})
+    standby = "postgresql+psycopg://reader:hunter3@standby.internal/cited"
+    shown = run_cited(
+        tmp_path,
+        "config",
+        "--json",
+        env={"CITED_DATABASE_URL": url, "CITED_DATABASE_READ_URL": standby},
+    )
     settings = json.loads(shown.stdout)
-    assert "hunter2" not in shown.stdout
+    assert "hunter2" not in shown.stdout and "hunter3" not in shown.stdout
     assert settings["database_url"] == "postgresql+psycopg://reader:***@db.internal/cited"
+    assert settings["database_read_url"] == "postgresql+psycopg://reader:***@standby.internal/cited"
     assert settings["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert settings["data_dir"] == str(tmp_path)

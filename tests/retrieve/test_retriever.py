@@ -139,10 +139,10 @@ def test_mmr_option_picks_the_most_similar_candidate_first(
 class CountingStore(Store):
     """The real store, counting the reads of its state (where the generation is)."""
 
-    reads = 0
+    state_reads = 0
 
     def state(self) -> IndexState:
-        self.reads += 1
+        self.state_reads += 1
         return super().state()
 
 
@@ -158,8 +158,8 @@ def test_a_question_reads_the_store_generation_once(
         retriever = Retriever(kb, embedder)
         scope = Scope(collection="default")
         assert retriever.search("Pellow quarry", 3, "hybrid", scope)
-        store.reads = 0
+        store.state_reads = 0
         assert retriever.search("When did the quarry close?", 3, "hybrid", scope)
-        assert store.reads == 1
+        assert store.state_reads == 1
     finally:
         store.close()
