@@ -9,9 +9,11 @@ also joined back to SQL rows, and ids without a row are skipped.
 
 Other processes: `refresh()` (once per query) compares the store's generation with the one
 the in-memory index reflects and, when another process wrote, brings the index in step the
-same way (only the changed ids are read). Threads: FAISS searches and mutations exclude each
-other under a short lock; writers and refreshes are serialized under another, so a reader
-never waits for a writer's SQL transaction (it searches the index as it was).
+same way (only the changed ids are read); those reads go to the store's hot standby when it
+has one (`store.reads`, index.replica), and then only forward. Threads: FAISS searches and
+mutations exclude each other under a short lock; writers and refreshes are serialized under
+another, so a reader never waits for a writer's SQL transaction (it searches the index as
+it was).
 
 Not done here: choosing files, parsing, embedding (ingest/ and index.embedder do that),
 and locking out a second writer process (index.lock; the caller holds it while writing).
@@ -395,7 +397,8 @@ class KnowledgeBase:
         self, query: np.ndarray, found: list[tuple[int, float]], dimension: int
     ) -> list[tuple[int, float]]:
         """Candidates of a compressed index ranked by their exact cosine, from the stored
-        vectors (a candidate deleted since keeps its approximate score: the join drops it)."""
+        vectors (a candidate deleted since keeps its approximate score: the join drops it;
+        so does one a standby has not replayed yet)."""
         exact = dict(found)
         for ids, matrix in self.reads.iter_embeddings(dimension, ids=[i for i, _ in found]):
             exact.update(zip(ids.tolist(), (matrix @ query).tolist(), strict=True))
