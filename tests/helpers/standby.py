@@ -63,3 +63,47 @@ def replay_paused(standby_url: str) -> Iterator[None]:
         yield
     finally:
         _scalar(standby_url, "SELECT pg_wal_replay_resume()")
+
+
+@contextmanager
+def forwarding(port: int, target: str) -> Iterator[None]:
+    """A TCP forwarder listening on 127.0.0.1:`port` to `target` (host:port) inside the
+    block: a standby that comes up at that address, and goes down after."""
+    import socket
+    import threading
+
+    host, _, target_port = target.rpartition(":")
+    listener = socket.create_server(("127.0.0.1", port))
+    listener.settimeout(0.1)
+    open_sockets: list[socket.socket] = [listener]
+    stop = threading.Event()
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass  # the other side closed: this direction ends too
+        finally:
+            sink.close()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            upstream = socket.create_connection((host, int(target_port)))
+            open_sockets.extend((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        for sock in open_sockets:
+            sock.close()

@@ -11,13 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from api.settings import Settings
 from index import ConfigError, KnowledgeBase, SentenceTransformerEmbedder, Store
-from index.replica import ReplicaReads
+from index.replica import RETRY_S, ReplicaReads
+from tests.api.server import free_port
 from tests.conftest import POSTGRES_URL, _reset_postgres
 from tests.helpers.documents import new_document
-from tests.helpers.standby import replay_paused, require_standby, wait_replayed
+from tests.helpers.standby import forwarding, replay_paused, require_standby, wait_replayed
 
 pytestmark = pytest.mark.postgres
 
@@ -144,6 +146,36 @@ def test_a_standby_that_is_down_sends_the_reads_to_the_primary(
         assert "reading from the primary" in caplog.text
     finally:
         store.close()
+
+
+def test_a_standby_that_comes_back_is_used_again_after_the_retry_delay(
+    stores: tuple[Store, Store],
+    standby: str,
+    embedder: SentenceTransformerEmbedder,
+    tmp_path: Path,
+) -> None:
+    writer = KnowledgeBase(stores[0], tmp_path / "w.faiss", embedder.model_name)
+    port = free_port()
+    now = [0.0]
+    reads = ReplicaReads(
+        stores[0],
+        Store(f"postgresql+psycopg://cited:cited@127.0.0.1:{port}/cited_test", setup=False),
+        clock=lambda: now[0],
+    )
+    target = make_url(standby)
+    lamp = "Quayside lighthouse lamp electricity"
+    try:
+        assert reads.describe()["reading_from"] == "primary"  # down when opened
+        with forwarding(port, f"{target.host}:{target.port}"), replay_paused(standby):
+            write(writer, embedder, "lamp", LAMP)  # on the primary only: the standby is paused
+            assert reads.lexical_search(lamp, 4)  # within the delay: still the primary
+            now[0] += RETRY_S
+            assert not reads.lexical_search(lamp, 4)  # the standby again, verified, behind
+            assert reads.describe()["reading_from"] == "replica"
+        assert reads.lexical_search(lamp, 4)  # gone again: the primary, at once
+        assert reads.describe()["reading_from"] == "primary"
+    finally:
+        reads.close()
 
 
 def test_a_database_that_is_no_replica_of_the_store_is_refused(standby: str) -> None:
