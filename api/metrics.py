@@ -1,6 +1,7 @@
 """Prometheus metrics of one app (its own registry, no process globals): requests and
 latency by route and status, answers by outcome, ingestion counters, and the index size
-read from the store at scrape time."""
+read from the store at scrape time (and, with a read replica, its lag and whether it is in
+use)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from index import KnowledgeBase
+from index.replica import ReplicaReads
 from ingest import IngestReport
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -30,6 +32,19 @@ class _IndexSize(Collector):
         yield GaugeMetricFamily(
             "cited_vectors", "Vectors in the loaded FAISS index.", len(vectors) if vectors else 0
         )
+        if isinstance(store.reads, ReplicaReads):
+            shown = store.reads.describe()
+            if "behind" in shown:
+                yield GaugeMetricFamily(
+                    "cited_read_replica_behind",
+                    "Store generations (writes) the read replica has not replayed yet.",
+                    shown["behind"],
+                )
+            yield GaugeMetricFamily(
+                "cited_read_replica_in_use",
+                "1 while reads go to the read replica, 0 while they fall back to the primary.",
+                1 if shown["reading_from"] == "replica" else 0,
+            )
 
 
 class Metrics:

@@ -82,7 +82,7 @@ def _identity(store: Store) -> tuple[int, str, bool]:
 
 
 class ReplicaReads:
-    """`Reads` from `replica` (a hot standby of `primary`'s database), falling back to the
+    """`Reads` from `standby` (a hot standby of `primary`'s database), falling back to the
     primary while it fails. Checks at construction that it is one."""
 
     replica = True
@@ -90,17 +90,17 @@ class ReplicaReads:
     def __init__(
         self,
         primary: Store,
-        replica: Store,
+        standby: Store,
         retry_s: float = RETRY_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if primary.dialect != "postgresql" or replica.dialect != "postgresql":
+        if primary.dialect != "postgresql" or standby.dialect != "postgresql":
             raise ConfigError(
                 "CITED_DATABASE_READ_URL needs PostgreSQL for both it and CITED_DATABASE_URL "
                 "(a hot standby of the primary); unset it to read everything from the store"
             )
         self.primary = primary
-        self.standby = replica
+        self.standby = standby
         self.retry_s = retry_s
         self.clock = clock
         self._down_until = 0.0

@@ -6,6 +6,7 @@ uploaded meanwhile is cited through the other as soon as the standby replays it.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -49,6 +50,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespac
         yield SimpleNamespace(a=client_a, b=client_b, standby=standby)
 
 
+def gauge(metrics: str, name: str) -> float:
+    """The value of an unlabelled gauge in Prometheus text."""
+    found = re.search(rf"^{name} (\S+)$", metrics, re.MULTILINE)
+    assert found, f"no {name} in /metrics"
+    return float(found.group(1))
+
+
 def cited_within(client: httpx.Client, question: str, document_id: str, seconds: float) -> None:
     started = time.monotonic()
     while document_id not in cited_ids(client, question):
@@ -80,6 +88,9 @@ def test_while_the_standby_is_behind_a_deleted_document_is_never_cited(
             ready = client.get("/readyz")
             assert ready.status_code == 200, ready.text  # lag is not unreadiness
             assert ready.json()["read_replica"]["behind"] >= 2, ready.text
+        metrics = servers.b.get("/metrics").text
+        assert gauge(metrics, "cited_read_replica_in_use") == 1
+        assert gauge(metrics, "cited_read_replica_behind") >= 2
         # B follows the standby, which has not replayed the pier yet; A wrote it itself
         assert pier["document_id"] not in cited_ids(servers.b, PIER_QUESTION)
         assert pier["document_id"] in cited_ids(servers.a, PIER_QUESTION)
@@ -88,3 +99,4 @@ def test_while_the_standby_is_behind_a_deleted_document_is_never_cited(
     for client in (servers.a, servers.b):
         assert bridge["document_id"] not in cited_ids(client, BRIDGE_QUESTION)
         assert client.get("/readyz").json()["read_replica"]["behind"] == 0
+    assert gauge(servers.b.get("/metrics").text, "cited_read_replica_behind") == 0

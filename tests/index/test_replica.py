@@ -47,6 +47,17 @@ def stores(standby: str) -> Iterator[tuple[Store, Store]]:
     writer.close()
 
 
+@pytest.fixture
+def kbs(
+    stores: tuple[Store, Store], embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> tuple[KnowledgeBase, KnowledgeBase]:
+    """(a writer's knowledge base on the primary, a reader's that reads the standby)."""
+    return (
+        KnowledgeBase(stores[0], tmp_path / "w.faiss", embedder.model_name),
+        KnowledgeBase(stores[1], tmp_path / "r.faiss", embedder.model_name),
+    )
+
+
 def write(kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, name: str, text: str) -> str:
     [result] = kb.write(
         [(new_document(f"/d/{name}.txt", [text]), embedder.embed_documents([text]))],
@@ -69,13 +80,12 @@ def lexical_ids(kb: KnowledgeBase, question: str) -> set[int]:
 
 
 def test_the_reader_follows_the_standby_and_never_returns_what_the_primary_deleted(
+    kbs: tuple[KnowledgeBase, KnowledgeBase],
     stores: tuple[Store, Store],
     standby: str,
     embedder: SentenceTransformerEmbedder,
-    tmp_path: Path,
 ) -> None:
-    writer = KnowledgeBase(stores[0], tmp_path / "w.faiss", embedder.model_name)
-    reader = KnowledgeBase(stores[1], tmp_path / "r.faiss", embedder.model_name)
+    writer, reader = kbs
     bridge = write(writer, embedder, "bridge", BRIDGE)
     write(writer, embedder, "penguins", PENGUINS)
     wait_replayed(POSTGRES_URL, standby)
@@ -103,13 +113,12 @@ def test_the_reader_follows_the_standby_and_never_returns_what_the_primary_delet
 
 
 def test_own_writes_stay_searchable_while_the_standby_is_behind(
+    kbs: tuple[KnowledgeBase, KnowledgeBase],
     stores: tuple[Store, Store],
     standby: str,
     embedder: SentenceTransformerEmbedder,
-    tmp_path: Path,
 ) -> None:
-    writer = KnowledgeBase(stores[0], tmp_path / "w.faiss", embedder.model_name)
-    reader = KnowledgeBase(stores[1], tmp_path / "r.faiss", embedder.model_name)
+    writer, reader = kbs
     write(writer, embedder, "penguins", PENGUINS)
     wait_replayed(POSTGRES_URL, standby)
     assert PENGUINS in found_texts(reader, embedder, "How do penguins survive winter?")
@@ -149,12 +158,12 @@ def test_a_standby_that_is_down_sends_the_reads_to_the_primary(
 
 
 def test_a_standby_that_comes_back_is_used_again_after_the_retry_delay(
+    kbs: tuple[KnowledgeBase, KnowledgeBase],
     stores: tuple[Store, Store],
     standby: str,
     embedder: SentenceTransformerEmbedder,
-    tmp_path: Path,
 ) -> None:
-    writer = KnowledgeBase(stores[0], tmp_path / "w.faiss", embedder.model_name)
+    writer = kbs[0]
     port = free_port()
     now = [0.0]
     reads = ReplicaReads(
