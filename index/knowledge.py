@@ -103,6 +103,10 @@ class KnowledgeBase:
         self._scopes: dict[Scope, tuple[int, np.ndarray]] = {}
         self._vectors: VectorIndex | None = None
         self._generation: int | None = None  # the store generation the index reflects
+        # every chunk the store held at that generation with an id up to this one is in the
+        # index (ids are allocated in commit order, never reused), so the chunks written
+        # since are those with greater ids: what `_apply_changes` reads
+        self._high_id: int | None = None
         self._dirty = False
         self._writing = threading.RLock()  # writers and refreshes, one at a time
         self._faiss = threading.Lock()  # FAISS calls: a search never meets a mutation
@@ -172,7 +176,7 @@ class KnowledgeBase:
         state = source.state()  # before the ids: never record more than the index holds
         if self._vectors is None or not self._behind(state.generation, source):
             return
-        repair = self._sync(self._vectors, source)
+        repair = self._apply_changes(self._vectors, source) or self._sync(self._vectors, source)
         self._generation = state.generation
         if repair.added or repair.removed:
             log.info(
@@ -186,6 +190,7 @@ class KnowledgeBase:
         state = source.state()
         self._generation = state.generation
         if state.model is None or state.dimension is None:
+            self._high_id = 0  # nothing written yet
             return None, Repair(0, 0, False)
         loaded = VectorIndex.load(self.vector_path)
         if (
@@ -212,9 +217,30 @@ class KnowledgeBase:
             self._save(vectors)
         return vectors, repair
 
+    def _apply_changes(self, vectors: VectorIndex, source: Reads) -> Repair | None:
+        """Apply what was written since the index's generation: drop the chunks the store's
+        removal log names, add those with ids above the highest it holds. Two indexed reads,
+        however big the store; None when the log no longer reaches back (then `_sync`).
+        Read after the generation, so the index may get ahead of it, never behind: the next
+        catch-up applies again what it already has (removals are idempotent)."""
+        if self._generation is None or self._high_id is None:
+            return None
+        removed = source.removed_since(self._generation)
+        if removed is None:
+            return None
+        with self._faiss:
+            dropped = vectors.remove(removed)
+        added = 0
+        for ids, matrix in source.iter_embeddings(vectors.dimension, after=self._high_id):
+            with self._faiss:
+                vectors.add(ids, matrix)
+            self._high_id = int(ids[-1])
+            added += len(ids)
+        return Repair(added, dropped, False)
+
     def _sync(self, vectors: VectorIndex, source: Reads) -> Repair:
         """Make `vectors` hold exactly the store's chunk ids: drop the extra ones, add the
-        missing ones from the stored embeddings (no re-embedding)."""
+        missing ones from the stored embeddings (no re-embedding). Reads every chunk id."""
         sql_ids = source.chunk_ids()
         with self._faiss:
             faiss_ids = vectors.ids()
@@ -225,6 +251,7 @@ class KnowledgeBase:
         for ids, matrix in source.iter_embeddings(vectors.dimension, ids=missing.tolist()):
             with self._faiss:
                 vectors.add(ids, matrix)
+        self._high_id = int(sql_ids.max()) if len(sql_ids) else 0
         return Repair(len(missing), len(extra), False)
 
     def _kind_for(self, count: int) -> Kind:
@@ -243,8 +270,11 @@ class KnowledgeBase:
         vectors = VectorIndex(dimension, kind, self.hnsw, self.ivf, expected=count)
         if kind == "ivf":
             vectors.train(self._training_sample(dimension, vectors.nlist, source), count)
+        high = 0
         for ids, matrix in source.iter_embeddings(dimension):
             vectors.add(ids, matrix)
+            high = int(ids[-1])
+        self._high_id = high
         log.info(
             "vector index rebuilt from the store vectors=%d seconds=%.2f",
             len(vectors),
@@ -269,6 +299,7 @@ class KnowledgeBase:
             self._generation = state.generation
             if state.dimension is None:
                 self._vectors = None
+                self._high_id = 0
                 return 0
             self._vectors = self._rebuild(state.dimension, self.store)
             self._save(self._vectors)
@@ -319,6 +350,7 @@ class KnowledgeBase:
                 for (_, embeddings), result in zip(batch, results, strict=True):
                     vectors.remove(np.array(result.removed_chunk_ids, dtype=np.int64))
                     vectors.add(np.array(result.chunk_ids, dtype=np.int64), embeddings)
+                    self._high_id = max([self._high_id or 0, *result.chunk_ids])
             self._generation = self.store.state().generation
             self._dirty = True
             return results

@@ -61,8 +61,14 @@ class Reads(Protocol):
     def scope_chunk_ids(self, scope: Scope) -> np.ndarray: ...
 
     def iter_embeddings(
-        self, dimension: int, ids: Sequence[int] | None = None, batch: int = 20000
+        self,
+        dimension: int,
+        ids: Sequence[int] | None = None,
+        batch: int = 20000,
+        after: int = 0,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
+
+    def removed_since(self, generation: int) -> np.ndarray | None: ...
 
     def lexical_search(
         self, question: str, k: int, scope: Scope | None = None
@@ -184,21 +190,28 @@ class ReplicaReads:
     ) -> list[tuple[int, float]]:
         return self._read(lambda store: store.lexical_search(question, k, scope))
 
+    def removed_since(self, generation: int) -> np.ndarray | None:
+        return self._read(lambda store: store.removed_since(generation))
+
     def iter_embeddings(
-        self, dimension: int, ids: Sequence[int] | None = None, batch: int = 20000
+        self,
+        dimension: int,
+        ids: Sequence[int] | None = None,
+        batch: int = 20000,
+        after: int = 0,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """As Store.iter_embeddings. The standby failing before its first batch sends the
         whole read to the primary; failing later raises (the caller's next read falls back:
         the knowledge base's catch-up is idempotent)."""
         if not self._usable():
-            yield from self.primary.iter_embeddings(dimension, ids, batch)
+            yield from self.primary.iter_embeddings(dimension, ids, batch, after)
             return
-        batches = self.standby.iter_embeddings(dimension, ids, batch)
+        batches = self.standby.iter_embeddings(dimension, ids, batch, after)
         try:
             first = next(batches, None)
         except (OperationalError, ProgrammingError) as exc:
             self._failed(exc)
-            yield from self.primary.iter_embeddings(dimension, ids, batch)
+            yield from self.primary.iter_embeddings(dimension, ids, batch, after)
             return
         if first is None:
             return

@@ -1,6 +1,7 @@
 """SQL tables of the knowledge base (SQLAlchemy 2.0 typed models).
 
     collections 1-* documents 1-* chunks          index_state: one row (id = 1)
+    chunk_removals (generation, chunk id)         removal_log: one row (id = 1)
 
 Chunk ids are never reused (AUTOINCREMENT on SQLite, a sequence on PostgreSQL): the FAISS
 index is keyed by chunk id and repaired by comparing id sets, which is only sound if a
@@ -31,7 +32,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from index.types import Document, NewDocument
 
-SCHEMA_VERSION = 1
+# 2: chunk_removals and removal_log, which every writer must keep (an older cited would
+# not: it refuses a store of a newer schema version)
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
@@ -104,6 +107,27 @@ class IndexStateRow(Base):
     dimension: Mapped[int | None] = mapped_column(Integer, nullable=True)
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChunkRemovalRow(Base):
+    """A chunk removed by the write of `generation` (deleted, or replaced by a re-ingest):
+    readers follow the store by reading these and the chunks past the last id they hold,
+    instead of every chunk id (KnowledgeBase._catch_up)."""
+
+    __tablename__ = "chunk_removals"
+
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    chunk_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class RemovalLogRow(Base):
+    """How far back chunk_removals is complete: every removal of a generation after
+    `kept_after` is there (older ones are pruned; before this table existed, none)."""
+
+    __tablename__ = "removal_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kept_after: Mapped[int] = mapped_column(BigInteger)
 
 
 def unstorable(new: NewDocument) -> str | None:

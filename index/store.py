@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     delete,
     func,
+    insert,
     select,
     text,
     update,
@@ -42,10 +43,12 @@ from index.schema import (
     DOCUMENT_COLUMNS,
     SCHEMA_VERSION,
     Base,
+    ChunkRemovalRow,
     ChunkRow,
     CollectionRow,
     DocumentRow,
     IndexStateRow,
+    RemovalLogRow,
     document_from,
     document_of,
     embedding_blobs,
@@ -68,6 +71,9 @@ log = logging.getLogger(__name__)
 # Advisory lock keys ("cite", 2) under which a PostgreSQL store's schema is set up: servers
 # starting together on a new database would otherwise race to create the same tables.
 SCHEMA_LOCK = (0x63697465, 2)
+# Removals are logged for this many writes back; a reader further behind (a server idle
+# that long) compares every chunk id once instead.
+REMOVAL_LOG_GENERATIONS = 10_000
 
 
 def _in_collections(
@@ -105,12 +111,23 @@ class Store:
 
     replica = False  # as a `Reads`: this store's own reads are never behind it
 
-    def __init__(self, url: str, read_url: str | None = None, setup: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        read_url: str | None = None,
+        setup: bool = True,
+        removal_log_generations: int = REMOVAL_LOG_GENERATIONS,
+    ) -> None:
         self.url = url
+        self.removal_log_generations = removal_log_generations
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if setup:
-            self._setup()
+            try:
+                self._setup()
+            except CitedError:
+                self.engine.dispose()  # no pooled connection outlives a refused store
+                raise
         self.reads: Reads = self
         if read_url is not None:
             standby = Store(read_url, setup=False)
@@ -122,24 +139,44 @@ class Store:
                 raise
 
     def _setup(self) -> None:
+        """Create what is missing (tables, lexical index, the state rows) and upgrade an
+        older store's schema, in one transaction (PostgreSQL: under a lock, for servers
+        starting together)."""
         try:
             with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":  # servers starting together: one at a time
+                if conn.dialect.name == "postgresql":
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:a, :b)"),
                         {"a": SCHEMA_LOCK[0], "b": SCHEMA_LOCK[1]},
                     )
                 Base.metadata.create_all(conn)
                 lexical.install(conn)
-            with self._sessions.begin() as session:
-                state = session.get(IndexStateRow, 1)
+                state = conn.execute(
+                    select(IndexStateRow.schema_version, IndexStateRow.generation).where(
+                        IndexStateRow.id == 1
+                    )
+                ).first()
                 if state is None:
-                    session.add(IndexStateRow(id=1, schema_version=SCHEMA_VERSION, generation=0))
+                    conn.execute(
+                        insert(IndexStateRow).values(
+                            id=1, schema_version=SCHEMA_VERSION, generation=0
+                        )
+                    )
                 elif state.schema_version > SCHEMA_VERSION:
                     raise StoreError(
                         f"the store at {self.display_url} has schema version {state.schema_version}, "
                         f"newer than this cited ({SCHEMA_VERSION}); upgrade cited"
                     )
+                elif state.schema_version < SCHEMA_VERSION:  # older cited now refuse it
+                    conn.execute(
+                        update(IndexStateRow)
+                        .where(IndexStateRow.id == 1)
+                        .values(schema_version=SCHEMA_VERSION)
+                    )
+                if conn.execute(select(RemovalLogRow.id)).first() is None:
+                    # complete from now on: removals before this store had the log are unknown
+                    kept_after = 0 if state is None else state.generation
+                    conn.execute(insert(RemovalLogRow).values(id=1, kept_after=kept_after))
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the store at {self.display_url}: {exc}") from exc
 
@@ -184,15 +221,42 @@ class Store:
             return IndexState(model=row.model, dimension=row.dimension, generation=row.generation)
 
     @staticmethod
-    def _claim_model(session: Session, model: str, dimension: int) -> None:
+    def _next_generation(session: Session) -> IndexStateRow:
+        """The state row, locked until commit (writers take it first, so they commit, and
+        allocate chunk ids, one after the other), its generation bumped."""
         row = session.get(IndexStateRow, 1, with_for_update=True)
         assert row is not None
+        row.generation += 1
+        row.updated_at = utcnow()
+        return row
+
+    def _claim_model(self, session: Session, model: str, dimension: int) -> int:
+        """Record the model of a first write, refuse another one; the write's generation."""
+        row = self._next_generation(session)
         if row.model is None:
             row.model, row.dimension = model, dimension
         elif row.model != model or row.dimension != dimension:
             raise ModelMismatchError(mismatch_message(row.model, row.dimension, model, dimension))
-        row.generation += 1
-        row.updated_at = utcnow()
+        return row.generation
+
+    def _log_removals(self, session: Session, generation: int, chunk_ids: Sequence[int]) -> None:
+        """Record the chunks removed by the write of `generation`, and forget the removals
+        older than `removal_log_generations` writes (a reader that far behind reads every
+        chunk id instead)."""
+        if not chunk_ids:
+            return
+        session.execute(
+            insert(ChunkRemovalRow),
+            [{"generation": generation, "chunk_id": chunk_id} for chunk_id in chunk_ids],
+        )
+        horizon = generation - self.removal_log_generations
+        if horizon > 0:
+            session.execute(delete(ChunkRemovalRow).where(ChunkRemovalRow.generation <= horizon))
+            session.execute(
+                update(RemovalLogRow)
+                .where(RemovalLogRow.id == 1, RemovalLogRow.kept_after < horizon)
+                .values(kept_after=horizon)
+            )
 
     # -- collections ---------------------------------------------------------------------
 
@@ -358,13 +422,14 @@ class Store:
             return []
         now = utcnow()
         with self._transaction() as session:
-            self._claim_model(session, model, dimension)
+            generation = self._claim_model(session, model, dimension)
             collection_ids = {
                 name: self._collection_id(session, name, create=True)
                 for name in {new.collection for new, _ in batch}
             }
             existing = writing.existing_documents(session, batch, collection_ids)
             removed = writing.drop_chunks(session, [doc_id for doc_id, _ in existing.values()])
+            self._log_removals(session, generation, [i for ids in removed.values() for i in ids])
             documents = writing.upsert_documents(session, batch, existing, collection_ids, now)
             chunk_ids = writing.insert_chunks(session, documents, batch)
         return writing.results(documents, existing, removed, chunk_ids)
@@ -385,18 +450,14 @@ class Store:
                 )
             return self._delete_documents(session, document_ids)
 
-    @staticmethod
-    def _delete_documents(session: Session, document_ids: Sequence[str]) -> list[int]:
+    def _delete_documents(self, session: Session, document_ids: Sequence[str]) -> list[int]:
+        generation = self._next_generation(session).generation
         removed = list(
             session.scalars(select(ChunkRow.id).where(ChunkRow.document_id.in_(document_ids)))
         )
         session.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(document_ids)))
         session.execute(delete(DocumentRow).where(DocumentRow.id.in_(document_ids)))
-        session.execute(
-            update(IndexStateRow)
-            .where(IndexStateRow.id == 1)
-            .values(generation=IndexStateRow.generation + 1, updated_at=utcnow())
-        )
+        self._log_removals(session, generation, removed)
         return removed
 
     # -- chunks --------------------------------------------------------------------------
@@ -420,6 +481,20 @@ class Store:
             )
             rows = session.execute(text(sql), params)
             return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def removed_since(self, generation: int) -> np.ndarray | None:
+        """Ids of the chunks removed by the writes after `generation`, ascending; None when
+        the log no longer reaches back that far (then compare every chunk id)."""
+        with self._sessions() as session:
+            kept_after = session.scalar(select(RemovalLogRow.kept_after))
+            if kept_after is None or generation < kept_after:
+                return None
+            ids = session.scalars(
+                select(ChunkRemovalRow.chunk_id)
+                .where(ChunkRemovalRow.generation > generation)
+                .order_by(ChunkRemovalRow.chunk_id)
+            )
+            return np.fromiter(ids, dtype=np.int64)
 
     def count_chunks(self) -> int:
         with self._sessions() as session:
@@ -465,13 +540,18 @@ class Store:
         return found
 
     def iter_embeddings(
-        self, dimension: int, ids: Sequence[int] | None = None, batch: int = 20000
+        self,
+        dimension: int,
+        ids: Sequence[int] | None = None,
+        batch: int = 20000,
+        after: int = 0,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, float32 matrix) batches of stored embeddings, all chunks or the given ids."""
+        """(ids, float32 matrix) batches of stored embeddings: the given ids, or every chunk
+        with an id above `after`, in id order."""
         wanted = None if ids is None else list(ids)
         with self._sessions() as session:
             if wanted is None:
-                for rows in self._pages(session, ChunkRow.embedding, batch=batch):
+                for rows in self._pages(session, ChunkRow.embedding, batch=batch, after=after):
                     yield self._matrix(rows, dimension)
                 return
             query = select(ChunkRow.id, ChunkRow.embedding).order_by(ChunkRow.id)
@@ -480,10 +560,13 @@ class Store:
                 yield self._matrix(rows, dimension)
 
     @staticmethod
-    def _pages(session: Session, *columns: Any, batch: int) -> Iterator[Sequence[Any]]:
-        """Rows of (chunk id, *columns) of every chunk in id order, `batch` at a time
-        (keyset pagination: each page is an index range scan, however deep)."""
-        last = 0
+    def _pages(
+        session: Session, *columns: Any, batch: int, after: int = 0
+    ) -> Iterator[Sequence[Any]]:
+        """Rows of (chunk id, *columns) of every chunk with an id above `after`, in id
+        order, `batch` at a time (keyset pagination: each page is an index range scan,
+        however deep)."""
+        last = after
         query = select(ChunkRow.id, *columns).order_by(ChunkRow.id).limit(batch)
         while rows := session.execute(query.where(ChunkRow.id > last)).all():
             last = rows[-1][0]
@@ -518,16 +601,11 @@ class Store:
                     [{"id": r[0], "embedding": blobs[n]} for n, r in enumerate(rows)],
                 )
                 total += len(rows)
-            session.execute(
-                update(IndexStateRow)
-                .where(IndexStateRow.id == 1)
-                .values(
-                    model=model,
-                    dimension=dimension,
-                    generation=IndexStateRow.generation + 1,
-                    updated_at=utcnow(),
-                )
-            )
+            row = self._next_generation(session)
+            row.model, row.dimension = model, dimension
+            # every vector changed, under the same ids: readers must re-read them all
+            session.execute(delete(ChunkRemovalRow))
+            session.execute(update(RemovalLogRow).values(kept_after=row.generation))
         return total
 
     # -- lexical -------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def _reset_postgres(url: str) -> None:
             conn.execute(
                 text(
                     "DROP TABLE IF EXISTS chunks, documents, collections, index_state, "
-                    "lexical_terms, lexical_totals CASCADE"
+                    "lexical_terms, lexical_totals, chunk_removals, removal_log CASCADE"
                 )
             )
     except OperationalError as exc:
