@@ -9,7 +9,8 @@ Elm Street bridge.") and gives P(the sentence answers the question).
 Reading every sentence of every passage would cost more than the rest of a question
 together, so a cheap score (the question's content words in the sentence, the passage's
 similarity) shortlists SHORTLIST sentences, plus the sentence after each of the best few.
-Headings, titles, questions and instructions are never candidates. A sentence ending in a
+Headings, titles, questions, instructions and drawings (ASCII diagrams) are never
+candidates. A sentence ending in a
 colon is read together with the line it introduces (a command, a setting, a list item):
 neither answers alone.
 
@@ -43,6 +44,9 @@ DEFAULT_THRESHOLD = 0.5  # for a swapped-in model that brings no calibrated thre
 
 _WORD = re.compile(r"\w+")
 _INTRODUCED = re.compile(r":\s*\n")
+# a drawing (an ASCII diagram's arrows and box corners: "<-----+", "+----") is no
+# statement to quote; a rule or a heading's underline alone ("-----", "=====") is not one
+_DRAWING = re.compile(r"[<>+|][-=_]{3,}|[-=_]{3,}[<>+|]")
 
 
 def stem(word: str) -> str:
@@ -171,7 +175,7 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _quotable(n: int, raw: str, text: str, passage: Passage, asked: str) -> bool:
-        if len(text.split()) < MIN_WORDS or looks_like_instruction(raw):
+        if len(text.split()) < MIN_WORDS or looks_like_instruction(raw) or _DRAWING.search(raw):
             return False
         if n == 0 and raw[:1].islower():  # a chunk that starts mid-sentence
             return False

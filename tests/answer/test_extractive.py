@@ -1,7 +1,7 @@
 """Extractive answers chosen by the answer model: the sentence that answers, not the one
 that restates the question, not a heading, a title or a question the document asks; whole
-sentences even with brackets inside; yes/no questions answered; related but non-answering
-passages declined."""
+sentences even with brackets inside; never a drawing; yes/no questions answered; related
+but non-answering passages declined."""
 
 from __future__ import annotations
 
@@ -39,6 +39,15 @@ offered posts in the central library.
 
 Members may borrow up to twelve books at a time. Loans last 28 days and can be renewed
 twice online. Overdue books cost 10 cents per day.
+""",
+    "trams.md": """# The tram lines
+
+    Depot  +------ line 1 ------>  Harbour
+           |
+           +------ line 2 ------>  University
+
+Line 2 trams leave the depot for the university every twelve minutes from six in the
+morning.
 """,
     "catalogue.md": """# The catalogue server
 
@@ -91,6 +100,17 @@ def test_neither_a_heading_nor_a_question_of_the_document_is_an_answer(
     quotes = ask(qa, "What changes next year?")
     assert quotes and "runs every hour" in quotes[0]
     assert not any("?" in q for q in quotes)
+
+
+def test_a_drawing_is_never_quoted(qa: tuple[QuestionAnswerer, KnowledgeBase]) -> None:
+    answerer, _ = qa
+    question = "Which tram line runs from the depot to the university?"
+    passages = answerer.retriever.search(question, 5)
+    assert any("+------ line 2" in p.text for p in passages)  # the diagram was found
+    candidates = [c.text for c in answerer.extractive.candidates(question, passages)]
+    assert any("every twelve minutes" in c for c in candidates)
+    assert not any("------" in c for c in candidates)
+    assert not any("------" in q for q in ask(qa, question))
 
 
 def test_a_sentence_with_brackets_is_quoted_whole(
