@@ -8,7 +8,8 @@ optionally, a PostgreSQL bench store: a server process's knowledge base is loade
 another writer adds a document of 10 chunks and deletes it again, ROUNDS times; each
 refresh after each write is timed, the same rounds again with the comparison of every id
 forced. The written documents are deleted again, so the store is left as it was (its
-generation grows).
+generation grows). Also the time to delete 100 documents of 1,000 chunks in one call (the
+removal log is written by the database itself, from the chunks about to go).
 
     .venv/bin/python bench/catch_up.py [--postgres postgresql+psycopg://.../cited_bench_scifact_beir]
 
@@ -32,8 +33,8 @@ ROUNDS = 20
 CHUNKS = 10
 
 
-def document(n: int) -> NewDocument:
-    words = [f"catchup{n}w{i}" for i in range(CHUNKS)]
+def document(n: int, size: int = CHUNKS) -> NewDocument:
+    words = [f"catchup{n}w{i}" for i in range(size)]
     chunks, at = [], 0
     for word in words:
         chunks.append(NewChunk(word, at, at + len(word), n_tokens=1))
@@ -88,6 +89,27 @@ def timed_rounds(url: str, vector_path: Path, full: bool) -> dict[str, Any]:
         writer.close()
 
 
+def delete_cost(url: str, documents: int = 100) -> float:
+    """Seconds to delete `documents` documents of 1,000 chunks each in one call (the
+    removal log's share of a big deletion), on a scratch collection of the store."""
+    store = Store(url)
+    try:
+        state = store.state()
+        assert state.model is not None and state.dimension is not None
+        rng = np.random.default_rng(6)
+        batch = []
+        for n in range(documents):
+            matrix = rng.standard_normal((1000, state.dimension)).astype(np.float32)
+            matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+            batch.append((document(100_000 + n, 1000), matrix))
+        written = store.write(batch, state.model, state.dimension)
+        started = time.perf_counter()
+        store.delete_documents([w.document.id for w in written])
+        return round(time.perf_counter() - started, 2)
+    finally:
+        store.close()
+
+
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {"p50": round(ordered[len(ordered) // 2], 2), "max": round(ordered[-1], 2)}
@@ -108,6 +130,7 @@ def main() -> None:
         result[label] = {
             "removal_log": timed_rounds(url, path, full=False),
             "every_id": timed_rounds(url, path, full=True),
+            "delete_100k_chunks_s": delete_cost(url),
         }
         print(label, json.dumps(result[label]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     select,
     text,
     update,
@@ -239,15 +240,22 @@ class Store:
             raise ModelMismatchError(mismatch_message(row.model, row.dimension, model, dimension))
         return row.generation
 
-    def _log_removals(self, session: Session, generation: int, chunk_ids: Sequence[int]) -> None:
-        """Record the chunks removed by the write of `generation`, and forget the removals
-        older than `removal_log_generations` writes (a reader that far behind reads every
-        chunk id instead)."""
-        if not chunk_ids:
+    def _log_removals(
+        self, session: Session, generation: int, document_ids: Sequence[str]
+    ) -> None:
+        """Record the chunks of these documents as removed by the write of `generation`
+        (before they are deleted: copied inside the database, not sent back and forth), and
+        forget the removals older than `removal_log_generations` writes (a reader that far
+        behind reads every chunk id instead)."""
+        if not document_ids:
             return
         session.execute(
-            insert(ChunkRemovalRow),
-            [{"generation": generation, "chunk_id": chunk_id} for chunk_id in chunk_ids],
+            insert(ChunkRemovalRow).from_select(
+                ["generation", "chunk_id"],
+                select(literal(generation), ChunkRow.id).where(
+                    ChunkRow.document_id.in_(document_ids)
+                ),
+            )
         )
         horizon = generation - self.removal_log_generations
         if horizon > 0:
@@ -428,8 +436,9 @@ class Store:
                 for name in {new.collection for new, _ in batch}
             }
             existing = writing.existing_documents(session, batch, collection_ids)
-            removed = writing.drop_chunks(session, [doc_id for doc_id, _ in existing.values()])
-            self._log_removals(session, generation, [i for ids in removed.values() for i in ids])
+            replaced = [doc_id for doc_id, _ in existing.values()]
+            self._log_removals(session, generation, replaced)
+            removed = writing.drop_chunks(session, replaced)
             documents = writing.upsert_documents(session, batch, existing, collection_ids, now)
             chunk_ids = writing.insert_chunks(session, documents, batch)
         return writing.results(documents, existing, removed, chunk_ids)
@@ -455,9 +464,9 @@ class Store:
         removed = list(
             session.scalars(select(ChunkRow.id).where(ChunkRow.document_id.in_(document_ids)))
         )
+        self._log_removals(session, generation, document_ids)
         session.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(document_ids)))
         session.execute(delete(DocumentRow).where(DocumentRow.id.in_(document_ids)))
-        self._log_removals(session, generation, removed)
         return removed
 
     # -- chunks --------------------------------------------------------------------------
