@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from corpora import CACHE, ROOT
+from corpora import CACHE, ROOT, word_document
 
-from index import KnowledgeBase, NewChunk, NewDocument, Store
+from index import KnowledgeBase, NewDocument, Store
 
 ROUNDS = 20
 CHUNKS = 10
@@ -35,21 +35,7 @@ CHUNKS = 10
 
 def document(n: int, size: int = CHUNKS) -> NewDocument:
     words = [f"catchup{n}w{i}" for i in range(size)]
-    chunks, at = [], 0
-    for word in words:
-        chunks.append(NewChunk(word, at, at + len(word), n_tokens=1))
-        at += len(word) + 1
-    text = "\n".join(words)
-    return NewDocument(
-        collection="catch-up-bench",
-        source=f"/bench/catch-up-{n}.txt",
-        title=str(n),
-        file_type="txt",
-        content_hash=str(n),
-        size_bytes=len(text),
-        text=text,
-        chunks=tuple(chunks),
-    )
+    return word_document(words, "catch-up-bench", f"/bench/catch-up-{n}.txt", str(n))
 
 
 def timed_rounds(url: str, vector_path: Path, full: bool) -> dict[str, Any]:

@@ -28,7 +28,28 @@ os.environ.pop("CITED_DATABASE_URL", None)
 
 from api import wiring  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from index import NewChunk, NewDocument  # noqa: E402
 from ingest import LogProgress  # noqa: E402
+
+
+def word_document(words: list[str], collection: str, source: str, key: str) -> NewDocument:
+    """A synthetic document of one chunk per word, one word per line (the vector and
+    catch-up benches write these straight to a store); `key` is its title and hash."""
+    chunks, at = [], 0
+    for word in words:
+        chunks.append(NewChunk(word, at, at + len(word), n_tokens=1))
+        at += len(word) + 1
+    text = "\n".join(words)
+    return NewDocument(
+        collection=collection,
+        source=source,
+        title=key,
+        file_type="txt",
+        content_hash=key,
+        size_bytes=len(text),
+        text=text,
+        chunks=tuple(chunks),
+    )
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

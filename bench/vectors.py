@@ -32,9 +32,9 @@ from typing import Any
 
 import faiss
 import numpy as np
-from corpora import CACHE, ROOT, read_jsonl
+from corpora import CACHE, ROOT, read_jsonl, word_document
 
-from index import KnowledgeBase, NewChunk, NewDocument, SentenceTransformerEmbedder, Store
+from index import KnowledgeBase, SentenceTransformerEmbedder, Store
 from index.knowledge import RESCORE
 from index.vectors import HnswParams, IvfParams, VectorIndex, train_size
 
@@ -208,22 +208,8 @@ def store_run(base: np.ndarray, queries: np.ndarray, size: int) -> dict[str, Any
                 batch = []
                 for doc in range(first, min(size, first + per * 50), per):
                     n = min(per, size - doc)
-                    text = "\n".join(f"c{doc + i}" for i in range(n))
-                    chunks, at = [], 0
-                    for i in range(n):
-                        word = f"c{doc + i}"
-                        chunks.append(NewChunk(word, at, at + len(word), n_tokens=1))
-                        at += len(word) + 1
-                    document = NewDocument(
-                        collection="default",
-                        source=f"/bench/{doc:09d}.txt",
-                        title=str(doc),
-                        file_type="txt",
-                        content_hash=str(doc),
-                        size_bytes=len(text),
-                        text=text,
-                        chunks=tuple(chunks),
-                    )
+                    words = [f"c{doc + i}" for i in range(n)]
+                    document = word_document(words, "default", f"/bench/{doc:09d}.txt", str(doc))
                     batch.append((document, vectors[doc : doc + n]))
                 for (document, _), written in zip(
                     batch, store.write(batch, "bench-model", vectors.shape[1]), strict=True
