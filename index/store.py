@@ -240,9 +240,7 @@ class Store:
             raise ModelMismatchError(mismatch_message(row.model, row.dimension, model, dimension))
         return row.generation
 
-    def _log_removals(
-        self, session: Session, generation: int, document_ids: Sequence[str]
-    ) -> None:
+    def _log_removals(self, session: Session, generation: int, document_ids: Sequence[str]) -> None:
         """Record the chunks of these documents as removed by the write of `generation`
         (before they are deleted: copied inside the database, not sent back and forth), and
         forget the removals older than `removal_log_generations` writes (a reader that far
