@@ -201,7 +201,8 @@ class OnnxDocumentEncoder:
     def _open(self, files: ModelFiles) -> tuple[Any, list[str]]:
         import onnxruntime
 
-        fp32 = self.cache_dir / f"{cache_key(str(files.path), files.max_seq_length)}.onnx"
+        key = cache_key(str(files.path), files.max_seq_length, self.cache_dir)
+        fp32 = self.cache_dir / f"{key}.onnx"
         if not fp32.exists():
             self._export(files, fp32)
         path = quantize_ffn(fp32) if self.int8 else fp32

@@ -7,7 +7,7 @@ index. Used for questions and the handful of sentences an answer scores, never f
 ingestion (torch batches big inputs as fast).
 
 The export (about 1 s) happens once per model and is cached as
-<cache_dir>/<key>.onnx, keyed by the model folder's files, written atomically. Models
+<cache_dir>/<key>.onnx, keyed by the model folder's contents, written atomically. Models
 this does not cover (pooling other than mean or CLS, prompts excluded from pooling, any
 export or agreement failure) keep using torch; the reason is logged once.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import threading
 import warnings
@@ -36,17 +37,50 @@ class Unsupported(Exception):
     pass
 
 
-def cache_key(model_path: str, max_seq_length: int) -> str:
-    """The export's file stem: the model folder's files (names, sizes, times) and length."""
-    digest = hashlib.sha1(model_path.encode())
+def cache_key(model_path: str, max_seq_length: int, cache_dir: Path) -> str:
+    """The export's file stem: a digest of the model folder's contents and the length.
+
+    Contents, not the folder's path or file times, so that the same model installed again
+    (a new virtual environment, a new clone, a reinstall) reuses its export instead of
+    adding another ~90 MB file to a cache shared by the machine. Hashing the weights takes
+    ~60 ms, so the digest is remembered in `<cache_dir>/<stamp>.digest`, the stamp taken
+    from the folder's path and its files' names, sizes and times: paid once per install."""
     folder = Path(model_path)
-    if folder.is_dir():
-        for file in sorted(folder.rglob("*")):
-            if file.is_file():
-                stat = file.stat()
-                digest.update(
-                    f"{file.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
-                )
+    if not folder.is_dir():
+        return _digest([model_path.encode()], max_seq_length)
+    files = sorted(f for f in folder.rglob("*") if f.is_file())
+    stamp = hashlib.sha1(model_path.encode())
+    for file in files:
+        stat = file.stat()
+        stamp.update(f"{file.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    memo = cache_dir / f"{_digest([stamp.digest()], max_seq_length)}.digest"
+    try:
+        remembered = memo.read_text().strip()
+    except FileNotFoundError:
+        remembered = ""
+    if re.fullmatch("[0-9a-f]{20}", remembered):
+        return remembered
+    parts = []
+    for file in files:
+        with file.open("rb") as handle:
+            content = hashlib.file_digest(handle, "sha256").digest()
+        parts.append(str(file.relative_to(folder)).encode() + b"\0" + content)
+    key = _digest(parts, max_seq_length)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=memo.name, suffix=".tmp", dir=cache_dir)
+        with os.fdopen(fd, "w") as out:
+            out.write(key)
+        os.replace(tmp, memo)
+    except OSError as exc:  # a read-only cache: the digest is computed again next time
+        log.info("could not remember the model digest in %s (%s)", cache_dir, exc)
+    return key
+
+
+def _digest(parts: list[bytes], max_seq_length: int) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
     digest.update(str(max_seq_length).encode())
     return digest.hexdigest()[:20]
 
@@ -178,7 +212,8 @@ class OnnxEncoder:
             inputs = [n for n in model.tokenizer.model_input_names if n in accepted]
             if "input_ids" not in inputs or "attention_mask" not in inputs:
                 raise Unsupported(f"tokenizer inputs {model.tokenizer.model_input_names}")
-            path = cache_dir / f"{cache_key(model_path, int(model.max_seq_length))}.onnx"
+            key = cache_key(model_path, int(model.max_seq_length), cache_dir)
+            path = cache_dir / f"{key}.onnx"
             if not path.exists():
                 export_model(model, mode, inputs, path)
             encoder = cls(

@@ -3,13 +3,15 @@ and models it does not cover fall back to torch."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from index import SentenceTransformerEmbedder
 from index.embedder import resolve_model_path
-from index.onnx_fast import OnnxEncoder
+from index.onnx_fast import OnnxEncoder, cache_key
 
 
 def test_fast_path_matches_torch_and_is_cached(
@@ -32,7 +34,53 @@ def test_fast_path_matches_torch_and_is_cached(
         fast.model, resolve_model_path(fast.model_name), tmp_path / "models", 1
     )
     assert again is not None and exported.stat().st_mtime_ns == stamp  # reused, not re-exported
-    assert list((tmp_path / "models").iterdir()) == [exported]  # no temp files left
+    assert not list((tmp_path / "models").glob("*.tmp"))  # no temp files left
+
+
+def test_the_same_model_installed_again_reuses_its_export(tmp_path: Path) -> None:
+    """A new virtual environment holds the same model at another path, with new file
+    times: it must find the export the first one made, not add another to the cache."""
+    from sentence_transformers import SentenceTransformer
+
+    cache = tmp_path / "models"
+    first = SentenceTransformerEmbedder(fast_path_dir=cache)
+    first.embed_query("warm up")
+    (exported,) = cache.glob("*.onnx")
+    stamp = exported.stat().st_mtime_ns
+
+    again = tmp_path / "venv2" / "model"
+    shutil.copytree(resolve_model_path(first.model_name), again)  # new path, new times
+    model = SentenceTransformer(str(again), device="cpu")
+    reinstalled = OnnxEncoder.load(model, str(again), cache, 1)
+    assert reinstalled is not None
+    assert list(cache.glob("*.onnx")) == [exported] and exported.stat().st_mtime_ns == stamp
+    np.testing.assert_allclose(
+        reinstalled.embed(["a question"]), first.embed_documents(["a question"]), atol=1e-5
+    )
+
+
+def test_the_key_follows_the_model_contents(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"hidden_size": 8}')
+    (model / "weights.bin").write_bytes(b"\x01" * 4096)
+    cache = tmp_path / "cache"
+    key = cache_key(str(model), 256, cache)
+    assert list(cache.glob("*.digest"))  # remembered, so the next start does not hash
+    assert cache_key(str(model), 256, cache) == key
+    assert cache_key(str(model), 128, cache) != key  # the length is part of the export
+
+    moved = tmp_path / "elsewhere" / "model"
+    shutil.copytree(model, moved)
+    os.utime(moved / "weights.bin", ns=(1, 1))
+    assert cache_key(str(moved), 256, cache) == key  # the same contents
+
+    (moved / "weights.bin").write_bytes(b"\x02" * 4096)  # same size, new time
+    assert cache_key(str(moved), 256, cache) != key
+
+    for memo in cache.glob("*.digest"):
+        memo.write_text("half a digest")  # damaged: computed again, not trusted
+    assert cache_key(str(model), 256, cache) == key
 
 
 def test_concurrent_runs_give_the_same_vectors(
