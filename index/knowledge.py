@@ -202,18 +202,21 @@ class KnowledgeBase:
             vectors = self._rebuild(state.dimension, source)
             self._save(vectors)
             return vectors, Repair(len(vectors), 0, True)
-        vectors, header = loaded
+        vectors, _ = loaded
         # search settings, not the saved index's
         vectors.hnsw = replace(vectors.hnsw, ef_search=self.hnsw.ef_search)
         vectors.ivf = replace(vectors.ivf, nprobe=self.ivf.nprobe)
         repair = self._sync(vectors, source)
-        if repair.added or repair.removed or header.generation != state.generation:
-            if repair.added or repair.removed:
-                log.warning(
-                    "vector index repaired from the store added=%d removed=%d",
-                    repair.added,
-                    repair.removed,
-                )
+        # Saved again only when repaired: a file that holds the right ids under an older
+        # generation (another process wrote and undid, or wrote what this one already
+        # saved) needs no rewrite, which costs ~1 s for a million vectors. Every open
+        # compares the ids anyway, so the saved generation decides nothing.
+        if repair.added or repair.removed:
+            log.warning(
+                "vector index repaired from the store added=%d removed=%d",
+                repair.added,
+                repair.removed,
+            )
             self._save(vectors)
         return vectors, repair
 
