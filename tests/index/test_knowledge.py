@@ -142,8 +142,8 @@ def test_a_vector_file_in_step_but_of_an_older_generation_is_not_rewritten_on_op
     tmp_path: Path,
 ) -> None:
     """Another writer added a document and deleted it again: the saved file holds the right
-    ids under an older generation. Rewriting it would cost ~1 s per million vectors."""
-    kb, _ = filled
+    ids under an older generation (`filled` saved it). Rewriting it would cost ~1 s per
+    million vectors."""
     saved = tmp_path / "vectors.faiss"
     stamp = saved.stat().st_mtime_ns
     other = open_kb(embedder.model_name).store
