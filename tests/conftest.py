@@ -56,13 +56,12 @@ def _reset_postgres(url: str) -> None:
 
     engine = create_engine(url, connect_args={"connect_timeout": 3})
     try:
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "DROP TABLE IF EXISTS chunks, documents, collections, index_state, "
-                    "lexical_terms, lexical_totals, chunk_removals, removal_log CASCADE"
-                )
-            )
+        with engine.begin() as conn:  # every table, so a new one cannot be forgotten here
+            tables = conn.scalars(
+                text("SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'")
+            ).all()
+            if tables:
+                conn.execute(text(f"DROP TABLE {', '.join(tables)} CASCADE"))
     except OperationalError as exc:
         pytest.skip(
             f"PostgreSQL not reachable at {engine.url.render_as_string(hide_password=True)} "
