@@ -2,6 +2,7 @@
 
     collections 1-* documents 1-* chunks          index_state: one row (id = 1)
     chunk_removals (generation, chunk id)         removal_log: one row (id = 1)
+    logged_writes (generation)
 
 Chunk ids are never reused (AUTOINCREMENT on SQLite, a sequence on PostgreSQL): the FAISS
 index is keyed by chunk id and repaired by comparing id sets, which is only sound if a
@@ -120,9 +121,21 @@ class ChunkRemovalRow(Base):
     chunk_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
+class LoggedWriteRow(Base):
+    """A write of `generation` that logged its removals. Writers of a cited from before the
+    log (still running during an upgrade: only a new open refuses the store) bump the
+    generation without either, so a generation missing here after `kept_after` tells
+    readers the log is incomplete there, and they compare every id instead."""
+
+    __tablename__ = "logged_writes"
+
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
 class RemovalLogRow(Base):
-    """How far back chunk_removals is complete: every removal of a generation after
-    `kept_after` is there (older ones are pruned; before this table existed, none)."""
+    """How far back chunk_removals and logged_writes are complete: every removal of a
+    logged write after `kept_after` is there (older ones are pruned; before this table
+    existed, none)."""
 
     __tablename__ = "removal_log"
 

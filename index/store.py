@@ -49,6 +49,7 @@ from index.schema import (
     CollectionRow,
     DocumentRow,
     IndexStateRow,
+    LoggedWriteRow,
     RemovalLogRow,
     document_from,
     document_of,
@@ -221,14 +222,25 @@ class Store:
                 raise StoreError(f"the store at {self.display_url} is not set up yet")
             return IndexState(model=row.model, dimension=row.dimension, generation=row.generation)
 
-    @staticmethod
-    def _next_generation(session: Session) -> IndexStateRow:
+    def _next_generation(self, session: Session) -> IndexStateRow:
         """The state row, locked until commit (writers take it first, so they commit, and
-        allocate chunk ids, one after the other), its generation bumped."""
+        allocate chunk ids, one after the other), its generation bumped and logged; the log
+        forgets the writes older than `removal_log_generations` (a reader that far behind
+        reads every chunk id instead)."""
         row = session.get(IndexStateRow, 1, with_for_update=True)
         assert row is not None
         row.generation += 1
         row.updated_at = utcnow()
+        session.add(LoggedWriteRow(generation=row.generation))
+        horizon = row.generation - self.removal_log_generations
+        if horizon > 0:
+            for table in (ChunkRemovalRow, LoggedWriteRow):
+                session.execute(delete(table).where(table.generation <= horizon))
+            session.execute(
+                update(RemovalLogRow)
+                .where(RemovalLogRow.id == 1, RemovalLogRow.kept_after < horizon)
+                .values(kept_after=horizon)
+            )
         return row
 
     def _claim_model(self, session: Session, model: str, dimension: int) -> int:
@@ -240,11 +252,10 @@ class Store:
             raise ModelMismatchError(mismatch_message(row.model, row.dimension, model, dimension))
         return row.generation
 
-    def _log_removals(self, session: Session, generation: int, document_ids: Sequence[str]) -> None:
+    @staticmethod
+    def _log_removals(session: Session, generation: int, document_ids: Sequence[str]) -> None:
         """Record the chunks of these documents as removed by the write of `generation`
-        (before they are deleted: copied inside the database, not sent back and forth), and
-        forget the removals older than `removal_log_generations` writes (a reader that far
-        behind reads every chunk id instead)."""
+        (before they are deleted: copied inside the database, not sent back and forth)."""
         if not document_ids:
             return
         session.execute(
@@ -255,14 +266,6 @@ class Store:
                 ),
             )
         )
-        horizon = generation - self.removal_log_generations
-        if horizon > 0:
-            session.execute(delete(ChunkRemovalRow).where(ChunkRemovalRow.generation <= horizon))
-            session.execute(
-                update(RemovalLogRow)
-                .where(RemovalLogRow.id == 1, RemovalLogRow.kept_after < horizon)
-                .values(kept_after=horizon)
-            )
 
     # -- collections ---------------------------------------------------------------------
 
@@ -492,9 +495,24 @@ class Store:
     def removed_since(self, generation: int) -> np.ndarray | None:
         """Ids of the chunks removed by the writes after `generation`, ascending; None when
         the log no longer reaches back that far (then compare every chunk id)."""
+        current = select(IndexStateRow.generation).where(IndexStateRow.id == 1)
+        logged = select(func.count()).where(
+            LoggedWriteRow.generation > generation,
+            LoggedWriteRow.generation <= current.scalar_subquery(),
+        )
         with self._sessions() as session:
-            kept_after = session.scalar(select(RemovalLogRow.kept_after))
-            if kept_after is None or generation < kept_after:
+            # One statement, so one snapshot: every write up to `current` has committed
+            # (a write bumps it and logs itself in one transaction), and the count is exact.
+            # One short: an older cited wrote without logging its removals.
+            row = session.execute(
+                select(
+                    RemovalLogRow.kept_after, current.scalar_subquery(), logged.scalar_subquery()
+                )
+            ).first()
+            if row is None:
+                return None
+            kept_after, now, count = row
+            if now is None or generation < kept_after or count != now - generation:
                 return None
             ids = session.scalars(
                 select(ChunkRemovalRow.chunk_id)

@@ -123,6 +123,30 @@ def test_a_reader_behind_the_pruned_log_compares_every_id(
     assert FACTS["penguins"] not in texts(reader, embedder, "penguins huddle in winter storms")
 
 
+def test_a_write_by_an_older_cited_sends_readers_to_the_full_comparison(
+    pair: tuple[KnowledgeBase, KnowledgeBase], embedder: SentenceTransformerEmbedder
+) -> None:
+    """During an upgrade an older server still running deletes a document without logging
+    the removal (only opening the store refuses it); a newer reader must still drop it."""
+    writer, reader = pair
+    store = reader.store
+    assert isinstance(store, CountingStore)
+    ids = {d.source.rsplit("/", 1)[1]: d.id for d in writer.store.list_documents()}
+    with writer.store.engine.begin() as conn:  # what cited before the removal log did
+        conn.execute(text("UPDATE index_state SET generation = generation + 1"))
+        conn.execute(text("DELETE FROM chunks WHERE document_id = :d"), {"d": ids["violin.txt"]})
+        conn.execute(text("DELETE FROM documents WHERE id = :d"), {"d": ids["violin.txt"]})
+    write(writer, embedder, "pier", "The north pier was lengthened in 1901.")  # a logged one
+    before = store.full_reads
+
+    reader.refresh()
+    assert store.full_reads == before + 1 and in_step(reader)
+    assert FACTS["violin"] not in texts(reader, embedder, "a violin tuned for a Baroque concert")
+    writer.delete([ids["penguins.txt"]])  # logged again from here: back to the log alone
+    reader.refresh()
+    assert store.full_reads == before + 1 and in_step(reader)
+
+
 def test_re_embedding_sends_readers_to_the_full_comparison(
     pair: tuple[KnowledgeBase, KnowledgeBase], embedder: SentenceTransformerEmbedder
 ) -> None:
