@@ -16,58 +16,27 @@ its ONNX export made and cached before timing; the raw encode is always fp32 tor
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psutil  # noqa: E402
-
 from ingest import offline  # noqa: E402
 
 offline.set_environment()
 
+from rss import PeakRss  # noqa: E402
+
 from index import KnowledgeBase, SentenceTransformerEmbedder, Store  # noqa: E402
 from index.document_encoder import DOCUMENT_ENCODERS, document_encoder  # noqa: E402
 from ingest import Ingestor  # noqa: E402
-
-
-class RssSampler(threading.Thread):
-    """Peak resident memory of this process and of this process plus its children (the
-    parser workers), sampled once a second; more often disturbs the embedding it measures. (ru_maxrss of children is useless here: a forked
-    child's count includes the parent's pages from before exec.)"""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peak_main = self.peak_total = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        me = psutil.Process()
-        while not self._halt.wait(1.0):
-            main = me.memory_info().rss
-            total = main
-            for child in me.children():  # the parser processes are direct children
-                with contextlib.suppress(psutil.Error):  # a child may exit between the calls
-                    total += child.memory_info().rss
-            self.peak_main, self.peak_total = max(self.peak_main, main), max(self.peak_total, total)
-
-    def stop(self) -> dict[str, float]:
-        self._halt.set()
-        self.join()
-        return {
-            "main_process": round(self.peak_main / 2**20, 1),
-            "with_parser_processes": round(self.peak_total / 2**20, 1),
-        }
 
 
 def main() -> None:
@@ -108,10 +77,11 @@ def main() -> None:
         store = Store(f"sqlite:///{data / 'cited.db'}")
         kb = KnowledgeBase(store, data / "vectors.faiss", encoder.model_name)
         ingestor = Ingestor(kb, encoder)
-        sampler = RssSampler()
+        sampler = PeakRss(interval=1.0)
         sampler.start()
         report = ingestor.run([folder], "squad")
-        peak_rss = sampler.stop()
+        main_mb, total_mb = sampler.stop()
+        peak_rss = {"main_process": main_mb, "with_parser_processes": total_mb}
         pipeline_s = report.timings.wall
         assert not report.failed, report.failed[:3]
 

@@ -21,7 +21,6 @@ import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,37 +28,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psutil  # noqa: E402
-
 from ingest import offline  # noqa: E402
 
 offline.set_environment()
 
 from corpora import database_for  # noqa: E402
+from rss import PeakRss  # noqa: E402
 
 from index import DocumentEncoder, KnowledgeBase, SentenceTransformerEmbedder, Store  # noqa: E402
 from index.document_encoder import DOCUMENT_ENCODERS, document_encoder  # noqa: E402
 from ingest import Ingestor, IngestReport, ParseLimits  # noqa: E402
 from ingest.cluster import AUTO, RayCluster, RayStages  # noqa: E402
-
-
-class PeakRss(threading.Thread):
-    """Peak resident memory of this process (the driver), sampled every half second."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peak = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        me = psutil.Process()
-        while not self._halt.wait(0.5):
-            self.peak = max(self.peak, me.memory_info().rss)
-
-    def stop(self) -> float:
-        self._halt.set()
-        self.join()
-        return round(self.peak / 2**20, 1)
 
 
 def measured(report: IngestReport, chunks: int, peak_mb: float) -> dict[str, Any]:
@@ -93,10 +72,11 @@ def run_once(
     try:
         kb = KnowledgeBase(store, data / "vectors.faiss", embedder.model_name)
         ingestor = Ingestor(kb, embedder, parse_limits=ParseLimits(), stages=stages)
-        sampler = PeakRss()
+        sampler = PeakRss(interval=0.5)
         sampler.start()
         report = ingestor.run([folder], "squad")
-        return measured(report, store.count_chunks(), sampler.stop())
+        driver_mb, _ = sampler.stop()  # its children are the local cluster's own processes
+        return measured(report, store.count_chunks(), driver_mb)
     finally:
         store.close()
 
