@@ -161,6 +161,27 @@ class KnowledgeBase:
                 self._writing.release()
         return state.generation
 
+    def out_of_step(self, attempts: int = 3) -> str | None:
+        """What differs between the vector index and the chunks of the store it follows
+        ("N vectors for M chunks"), or None when in step (for /readyz).
+
+        Counted at one generation only: a write landing between the reads (another
+        process's, or a job of this one between its commit and its FAISS add) would pass
+        for a broken index, so the comparison is taken again; writes landing every time
+        are writes in flight, not a broken index. With a read replica, an index ahead of
+        the standby (this server's write, not replayed yet) is lag, not a difference."""
+        for _ in range(attempts):
+            generation = self.refresh()
+            vectors = self.vectors()
+            with self._faiss:
+                indexed = len(vectors) if vectors is not None else 0
+            if self.reads.replica and self._generation != generation:
+                return None
+            chunks = self.reads.count_chunks()
+            if self._generation == generation == self.reads.state().generation:
+                return None if indexed == chunks else f"{indexed} vectors for {chunks} chunks"
+        return None
+
     def _behind(self, generation: int, source: Reads) -> bool:
         """Whether a store read at `generation` has changes the index lacks: any other
         generation, or from a standby only a newer one (it may not have replayed this

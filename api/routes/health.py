@@ -51,16 +51,15 @@ def readyz(services: ServicesDep) -> JSONResponse:
     checks: dict[str, str] = {}
     index: dict[str, object] | None = None
     try:
-        chunks = services.store.count_chunks()
+        services.store.state()
         checks["store"] = "ok"
     except CitedError as exc:
         checks["store"] = exc.message
-        chunks = -1
     checks["model"] = "ok" if services.embedder.loaded else "not loaded"
     checks["reading_models"] = "ok" if services.answers.models_loaded else "not loaded"
     if checks["store"] == "ok":
         try:
-            checks["vectors"], index = _vectors_in_step(services, chunks)
+            checks["vectors"], index = _vectors_in_step(services)
         except CitedError as exc:
             checks["vectors"] = exc.message
     ready = all(value == "ok" for value in checks.values())
@@ -72,21 +71,11 @@ def readyz(services: ServicesDep) -> JSONResponse:
     )
 
 
-def _vectors_in_step(services: Services, chunks: int) -> tuple[str, dict[str, Any] | None]:
-    """("ok" or what differs, the index's description): the index holds as many vectors as
-    the store it follows has chunks. With a read replica that is the standby, compared when
-    the index is at its generation (a write of this server it has not replayed yet, or one
-    of another server, is replication lag, not a broken index)."""
-    kb = services.kb
-    generation = kb.refresh()  # what another process wrote counts as in step once applied
-    vectors = kb.vectors()
-    indexed = len(vectors) if vectors is not None else 0
-    index = vectors.describe() if vectors is not None else None
-    if kb.reads.replica:
-        if kb.generation != generation:
-            return "ok", index
-        chunks = kb.reads.count_chunks()
-    return ("ok" if indexed == chunks else f"{indexed} vectors for {chunks} chunks"), index
+def _vectors_in_step(services: Services) -> tuple[str, dict[str, Any] | None]:
+    """("ok" or what differs, the index's description)."""
+    differs = services.kb.out_of_step()
+    vectors = services.kb.vectors()
+    return differs or "ok", vectors.describe() if vectors is not None else None
 
 
 @router.get(

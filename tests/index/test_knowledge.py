@@ -165,6 +165,50 @@ def test_a_vector_file_in_step_but_of_an_older_generation_is_not_rewritten_on_op
     assert top_text(reopened, embedder, "how do penguins survive winter?") == FACTS[1]
 
 
+class RacedStore(Store):
+    """The real store, with another process's write landing just after its next chunk
+    count: the moment a readiness check could mistake for a broken index."""
+
+    race: Callable[[], None] | None = None
+
+    def count_chunks(self) -> int:
+        counted = super().count_chunks()
+        race, self.race = self.race, None
+        if race is not None:
+            race()
+        return counted
+
+
+def test_out_of_step_reports_a_broken_index_and_not_a_write_in_flight(
+    database_url: str, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    raced, other = RacedStore(database_url), Store(database_url)
+    try:
+        kb = KnowledgeBase(raced, tmp_path / "vectors.faiss", embedder.model_name)
+        for i, fact in enumerate(FACTS):
+            document = new_document(f"/d/{i}.txt", [fact])
+            kb.write([(document, embedder.embed_documents([fact]))], embedder.dimension)
+        assert kb.out_of_step() is None
+        text = "Lighthouses use Fresnel lenses to throw light far out to sea."
+        vector = embedder.embed_documents([text])
+
+        def write_elsewhere() -> None:
+            document = new_document("/d/new.txt", [text])
+            other.write([(document, vector)], kb.model_name, embedder.dimension)
+
+        raced.race = write_elsewhere  # lands between the count and the generation check
+        assert kb.out_of_step() is None
+        assert raced.race is None  # it did land
+        vectors = kb.vectors()
+        assert vectors is not None and len(vectors) == len(FACTS) + 1
+
+        vectors.remove(vectors.ids()[:1])  # a real difference, at a still generation
+        assert kb.out_of_step() == f"{len(FACTS)} vectors for {len(FACTS) + 1} chunks"
+    finally:
+        raced.close()
+        other.close()
+
+
 @pytest.mark.parametrize("damage", ["missing", "garbage"])
 def test_missing_or_corrupt_vector_file_is_rebuilt_without_reembedding(
     filled: tuple[KnowledgeBase, list[str]],
