@@ -333,7 +333,7 @@ def search(
     # from the positions of the question's lexemes in each chunk's tsvector (the others
     # filtered out first: setweight + ts_filter, in C). The question's values are computed
     # once (materialized) so the planner sees one row; the store's connections have JIT off
-    # (index.engine).
+    # (index.engine). Only a scope needs the documents (a join per candidate otherwise).
     sql = (
         "WITH q AS MATERIALIZED (SELECT to_tsquery('english', :q) AS query, "
         "tsvector_to_array(to_tsvector('english', :words)) AS lexemes, "
@@ -345,8 +345,9 @@ def search(
         "SELECT c.id, sum(terms.idf * u.tf * (CAST(:k1 AS float8) + 1) / (u.tf + "
         "CAST(:k1 AS float8) * (1 - CAST(:b AS float8) + CAST(:b AS float8) * length(c.tsv) "
         "/ q.avgdl))) AS rank "
-        "FROM q, chunks c JOIN documents d ON d.id = c.document_id "
-        "CROSS JOIN LATERAL (SELECT x.lexeme, coalesce(array_length(x.positions, 1), 1)::float8 "
+        "FROM q, chunks c "
+        + ("JOIN documents d ON d.id = c.document_id " if where else "")
+        + "CROSS JOIN LATERAL (SELECT x.lexeme, coalesce(array_length(x.positions, 1), 1)::float8 "
         "AS tf FROM unnest(ts_filter(setweight(c.tsv, 'A', q.lexemes), '{a}')) x) u "
         "JOIN terms ON terms.lexeme = u.lexeme "
         "WHERE c.tsv @@ q.query" + where + " GROUP BY c.id ORDER BY rank DESC, c.id LIMIT :k"
