@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    Connection,
     Select,
     delete,
     func,
     insert,
+    inspect,
     literal,
     select,
     text,
@@ -41,6 +43,7 @@ from index.errors import (
 from index.names import check_collection_name
 from index.replica import Reads, ReplicaReads
 from index.schema import (
+    DOCUMENT_CHARS,
     DOCUMENT_COLUMNS,
     SCHEMA_VERSION,
     Base,
@@ -103,6 +106,16 @@ def _chunk(row: ChunkRow) -> Chunk:
     )
 
 
+def _add_document_lengths(conn: Connection) -> None:
+    """documents.n_chars on a store from before it: added and filled once (this reads every
+    document's text once). Older cited still writing leave it NULL, read as length(text)."""
+    if any(column["name"] == "n_chars" for column in inspect(conn).get_columns("documents")):
+        return
+    log.info("adding each document's length to the store (once: every text is read)")
+    conn.execute(text("ALTER TABLE documents ADD COLUMN n_chars BIGINT"))
+    conn.execute(text("UPDATE documents SET n_chars = length(text)"))
+
+
 class Store:
     """SQL access for the knowledge base. Thread-safe: each call uses its own session.
 
@@ -152,6 +165,7 @@ class Store:
                         {"a": SCHEMA_LOCK[0], "b": SCHEMA_LOCK[1]},
                     )
                 Base.metadata.create_all(conn)
+                _add_document_lengths(conn)
                 lexical.install(conn)
                 state = conn.execute(
                     select(IndexStateRow.schema_version, IndexStateRow.generation).where(
@@ -379,7 +393,7 @@ class Store:
     ) -> list[Document]:
         """By collection and source; `collections` limits them as in count_documents."""
         with self._sessions() as session:
-            query = select(DocumentRow, func.length(DocumentRow.text)).join(CollectionRow)
+            query = select(DocumentRow, DOCUMENT_CHARS).join(CollectionRow)
             query = _in_collections(query, collection, collections)
             query = (
                 query.order_by(CollectionRow.name, DocumentRow.source).limit(limit).offset(offset)
@@ -389,9 +403,7 @@ class Store:
     def get_document(self, document_id: str) -> Document:
         with self._sessions() as session:
             found = session.execute(
-                select(DocumentRow, func.length(DocumentRow.text)).where(
-                    DocumentRow.id == document_id
-                )
+                select(DocumentRow, DOCUMENT_CHARS).where(DocumentRow.id == document_id)
             ).first()
             if found is None:
                 raise NotFoundError(
@@ -543,7 +555,7 @@ class Store:
                 c.page,
                 c.section,
                 *(getattr(d, name) for name in DOCUMENT_COLUMNS),
-                func.length(d.text),
+                DOCUMENT_CHARS,
                 CollectionRow.name,
             )
             .join(d, d.id == c.document_id)

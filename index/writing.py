@@ -103,6 +103,7 @@ def upsert_documents(
             "file_type": new.file_type,
             "size_bytes": new.size_bytes,
             "n_chunks": len(new.chunks),
+            "n_chars": len(new.text),
             "text": new.text,
             "meta": dict(new.metadata),
             "created_at": created,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from index import (
     ConflictError,
@@ -54,6 +55,31 @@ def test_write_then_read_back_exact_text_offsets_and_embeddings(store: Store) ->
     assert list(ids) == list(result.chunk_ids)
     np.testing.assert_array_equal(matrix, embeddings)
     assert store.state().model == "model-x" and store.state().dimension == DIM
+
+
+def test_document_lengths_are_kept_and_an_older_store_gets_them(database_url: str) -> None:
+    """Characters, not bytes; kept at write (a search joins them without reading the text),
+    added to a store from before, and read from the text in rows an older cited writes."""
+    doc = new_document("/docs/ü.txt", ["Ünïcode — one character each.", "Naïve café."])
+    store = Store(database_url)
+    [written] = store.write([(doc, vectors(2))], "m", DIM)
+    chunk_id = written.chunk_ids[0]
+    assert store.get_document(written.document.id).n_chars == len(doc.text) < len(doc.text.encode())
+    with store.engine.begin() as conn:  # as cited before the column
+        conn.execute(text("ALTER TABLE documents DROP COLUMN n_chars"))
+    store.close()
+
+    reopened = Store(database_url)
+    try:
+        with reopened.engine.begin() as conn:
+            assert conn.execute(text("SELECT n_chars FROM documents")).scalar() == len(doc.text)
+            conn.execute(text("UPDATE documents SET n_chars = NULL"))  # an older writer's row
+        assert reopened.get_document(written.document.id).n_chars == len(doc.text)
+        assert [d.n_chars for d in reopened.list_documents()] == [len(doc.text)]
+        [(_, joined)] = reopened.chunks_with_documents([chunk_id]).values()
+        assert joined.n_chars == len(doc.text)
+    finally:
+        reopened.close()
 
 
 def test_rewrite_replaces_chunks_keeps_id_and_never_reuses_chunk_ids(store: Store) -> None:
