@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from index.types import Document, NewDocument
 
@@ -199,7 +200,9 @@ DOCUMENT_COLUMNS = (
 
 
 # A document's length in characters, for the queries that build Documents.
-DOCUMENT_CHARS = func.coalesce(DocumentRow.n_chars, func.length(DocumentRow.text))
+DOCUMENT_CHARS: ColumnElement[Any] = func.coalesce(
+    DocumentRow.n_chars, func.length(DocumentRow.text)
+)
 
 
 def document_from(values: Mapping[str, Any], collection: str, n_chars: int) -> Document:
