@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from corpora import CACHE, ROOT, word_document
+from corpora import CACHE, ROOT, synthetic_document
 
 from index import KnowledgeBase, NewDocument, Store
 
@@ -35,7 +35,7 @@ CHUNKS = 10
 
 def document(n: int, size: int = CHUNKS) -> NewDocument:
     words = [f"catchup{n}w{i}" for i in range(size)]
-    return word_document(words, "catch-up-bench", f"/bench/catch-up-{n}.txt", str(n))
+    return synthetic_document(words, "catch-up-bench", f"/bench/catch-up-{n}.txt", str(n))
 
 
 def timed_rounds(url: str, vector_path: Path, full: bool) -> dict[str, Any]:

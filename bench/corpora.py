@@ -32,14 +32,17 @@ from index import NewChunk, NewDocument  # noqa: E402
 from ingest import LogProgress  # noqa: E402
 
 
-def word_document(words: list[str], collection: str, source: str, key: str) -> NewDocument:
-    """A synthetic document of one chunk per word, one word per line (the vector and
-    catch-up benches write these straight to a store); `key` is its title and hash."""
+def synthetic_document(
+    pieces: list[str], collection: str, source: str, key: str, separator: str = "\n"
+) -> NewDocument:
+    """A synthetic document of one chunk per piece (a word, a paragraph), the pieces joined
+    by `separator` (the vector, catch-up and long-document benches write these straight to
+    a store); `key` is its title and hash."""
     chunks, at = [], 0
-    for word in words:
-        chunks.append(NewChunk(word, at, at + len(word), n_tokens=1))
-        at += len(word) + 1
-    text = "\n".join(words)
+    for piece in pieces:
+        chunks.append(NewChunk(piece, at, at + len(piece), n_tokens=len(piece.split())))
+        at += len(piece) + len(separator)
+    text = separator.join(pieces)
     return NewDocument(
         collection=collection,
         source=source,

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from corpora import ROOT
+from corpora import ROOT, synthetic_document
 
-from index import NewChunk, NewDocument, Store
+from index import NewDocument, Store
 
 DOCUMENTS = 10
 PARAGRAPHS = 1000
@@ -37,21 +37,7 @@ DIMENSION = 8
 
 def long_document(n: int, rng: random.Random, words: list[str]) -> NewDocument:
     paragraphs = [" ".join(rng.choices(words, k=150)) for _ in range(PARAGRAPHS)]
-    chunks, at = [], 0
-    for paragraph in paragraphs:
-        chunks.append(NewChunk(paragraph, at, at + len(paragraph), n_tokens=150))
-        at += len(paragraph) + 2
-    text = "\n\n".join(paragraphs)
-    return NewDocument(
-        collection=COLLECTION,
-        source=f"/bench/long-{n}.txt",
-        title=f"long-{n}",
-        content_hash=str(n),
-        file_type="text",
-        size_bytes=len(text),
-        text=text,
-        chunks=tuple(chunks),
-    )
+    return synthetic_document(paragraphs, COLLECTION, f"/bench/long-{n}.txt", str(n), "\n\n")
 
 
 def measure(url: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from typing import Any
 
 import faiss
 import numpy as np
-from corpora import CACHE, ROOT, read_jsonl, word_document
+from corpora import CACHE, ROOT, read_jsonl, synthetic_document
 
 from index import KnowledgeBase, SentenceTransformerEmbedder, Store
 from index.knowledge import RESCORE
@@ -209,7 +209,9 @@ def store_run(base: np.ndarray, queries: np.ndarray, size: int) -> dict[str, Any
                 for doc in range(first, min(size, first + per * 50), per):
                     n = min(per, size - doc)
                     words = [f"c{doc + i}" for i in range(n)]
-                    document = word_document(words, "default", f"/bench/{doc:09d}.txt", str(doc))
+                    document = synthetic_document(
+                        words, "default", f"/bench/{doc:09d}.txt", str(doc)
+                    )
                     batch.append((document, vectors[doc : doc + n]))
                 for (document, _), written in zip(
                     batch, store.write(batch, "bench-model", vectors.shape[1]), strict=True
