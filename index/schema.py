@@ -72,7 +72,8 @@ class DocumentRow(Base):
     n_chunks: Mapped[int] = mapped_column(Integer)
     # len(text), kept: length(text) reads the whole text (detoasted and decompressed on
     # PostgreSQL) for every chunk a search joins, 66 ms per search over 1 MB documents.
-    # NULL in rows an older cited wrote: read as length(text) (DOCUMENT_CHARS).
+    # NULL in rows an older cited wrote: read as length(text) (DOCUMENT_CHARS) until the
+    # next open fills them (Store._setup).
     n_chars: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # Deferred: loaded only when asked for by name (documents are listed and cited far more
     # often than their whole text is read).

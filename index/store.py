@@ -106,14 +106,21 @@ def _chunk(row: ChunkRow) -> Chunk:
     )
 
 
-def _add_document_lengths(conn: Connection) -> None:
-    """documents.n_chars on a store from before it: added and filled once (this reads every
-    document's text once). Older cited still writing leave it NULL, read as length(text)."""
-    if any(column["name"] == "n_chars" for column in inspect(conn).get_columns("documents")):
-        return
-    log.info("adding each document's length to the store (once: every text is read)")
-    conn.execute(text("ALTER TABLE documents ADD COLUMN n_chars BIGINT"))
-    conn.execute(text("UPDATE documents SET n_chars = length(text)"))
+def _measure_documents(conn: Connection) -> None:
+    """documents.n_chars: added to a store from before it, and filled wherever it is NULL
+    (every row of such a store, once: each text is read; rows an older cited still running
+    writes, at the next open; they read length(text) meanwhile). A partial index finds
+    those rows, so an open with none left pays nothing."""
+    if not any(column["name"] == "n_chars" for column in inspect(conn).get_columns("documents")):
+        log.info("adding each document's length to the store (once: every text is read)")
+        conn.execute(text("ALTER TABLE documents ADD COLUMN n_chars BIGINT"))
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_documents_unmeasured ON documents (id) "
+            "WHERE n_chars IS NULL"
+        )
+    )
+    conn.execute(text("UPDATE documents SET n_chars = length(text) WHERE n_chars IS NULL"))
 
 
 class Store:
@@ -165,7 +172,7 @@ class Store:
                         {"a": SCHEMA_LOCK[0], "b": SCHEMA_LOCK[1]},
                     )
                 Base.metadata.create_all(conn)
-                _add_document_lengths(conn)
+                _measure_documents(conn)
                 lexical.install(conn)
                 state = conn.execute(
                     select(IndexStateRow.schema_version, IndexStateRow.generation).where(
