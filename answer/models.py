@@ -27,7 +27,7 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -165,7 +165,7 @@ def read_delta(path: Path, expected_sha256: str | None) -> tuple[dict[str, Any],
 class LoadedModel:
     """A network ready to score pairs, with what is needed to feed it."""
 
-    network: Any
+    network: Any  # None once an ONNX export reads for it (PairScorer.loaded)
     tokenizer: Any
     labels: tuple[str, ...]  # the network's outputs, in order
     max_length: int
@@ -315,6 +315,8 @@ class PairScorer:
                         self.fast_path_dir,
                         torch.get_num_threads(),
                     )
+                    if self._fast is not None:  # it answers from now on: let torch's copy go
+                        self._loaded = replace(self._loaded, network=None)
             return self._loaded
 
     @property

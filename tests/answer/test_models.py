@@ -45,6 +45,7 @@ def test_scores_do_not_depend_on_the_batch(readers: Readers) -> None:
 def test_the_onnx_fast_path_agrees_with_torch(readers: Readers, tmp_path: Path) -> None:
     fast = PairScorer("support", fast_path_dir=tmp_path)
     assert fast.fast and list(tmp_path.glob("support-*.onnx"))
+    assert fast.loaded.network is None  # torch's copy let go: ~40 MB a reading model
     assert np.allclose(fast.probabilities(PAIRS), readers.support.probabilities(PAIRS), atol=1e-3)
     again = PairScorer("support", fast_path_dir=tmp_path)  # the cached export is reused
     assert again.fast and len(list(tmp_path.glob("*.onnx"))) == 1
