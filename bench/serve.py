@@ -43,6 +43,13 @@ def free_port() -> int:
 def running(data_dir: Path, log: Path) -> Iterator[str]:
     """`cited serve` on `data_dir` in its own process, as deployed: its base URL once ready.
     Its output goes to `log`."""
+    with server_process(data_dir, log) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(data_dir: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As `running`, with the server's process (for what measures it)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +72,7 @@ def running(data_dir: Path, log: Path) -> Iterator[str]:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the server did not start: " + log.read_text())
             time.sleep(0.3)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         server.wait(timeout=30)

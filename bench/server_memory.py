@@ -12,28 +12,21 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import psutil
 from corpora import ROOT
+from serve import server_process
 
 QUESTIONS = [
     "How do I send searches to a read replica?",
     "What does cited do when the documents do not answer a question?",
     "Which file formats can be ingested?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def tree_rss_mb(process: psutil.Process) -> float:
@@ -46,37 +39,16 @@ def tree_rss_mb(process: psutil.Process) -> float:
 def main() -> None:
     cited = str(Path(sys.executable).with_name("cited"))
     with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "CITED_DATA_DIR": folder}
-        env.pop("CITED_DATABASE_URL", None)
+        data = Path(folder) / "data"
+        env = {**os.environ, "CITED_DATA_DIR": str(data)}
         subprocess.run([cited, "ingest", str(ROOT / "docs")], env=env, check=True)
-        port = free_port()
-        server = subprocess.Popen(
-            [cited, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not become ready")
-                time.sleep(0.5)
+        with server_process(data, Path(folder) / "server.log") as (base, server):
             process = psutil.Process(server.pid)
             ready = tree_rss_mb(process)
             for question in QUESTIONS:
                 answer = httpx.post(base + "/v1/ask", json={"question": question}, timeout=120)
                 answer.raise_for_status()
             result = {"rss_mb_ready": ready, "rss_mb_after_questions": tree_rss_mb(process)}
-        finally:
-            server.terminate()
-            server.wait(30)
     print(json.dumps(result))
     out = ROOT / "bench/results/server_memory.json"
     out.parent.mkdir(parents=True, exist_ok=True)
