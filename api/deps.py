@@ -19,7 +19,7 @@ from api.metrics import Metrics
 from api.schemas import Filters
 from api.settings import Settings
 from index import KnowledgeBase, Scope, SentenceTransformerEmbedder, SharedWriterLock, Store
-from ingest import Ingestor, Progress
+from ingest import Ingestor, Progress, StopRequest
 from retrieve import Retriever
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,8 @@ class Services:
         retriever = wiring.retriever(settings, kb, embedder)
         metrics = Metrics(kb)
 
-        def ingestor(progress: Progress) -> Ingestor:
-            return wiring.ingestor(settings, kb, embedder, progress)
+        def ingestor(progress: Progress, stop: StopRequest) -> Ingestor:
+            return wiring.ingestor(settings, kb, embedder, progress, stop=stop)
 
         writer = SharedWriterLock(wiring.store_lock(settings))
         if settings.shared_store and settings.files_dir is None:
@@ -60,6 +60,7 @@ class Services:
         jobs = JobRunner(
             ingestor, writer, settings.uploads_dir, settings.staging_dir, metrics.ingested
         )
+        metrics.track_jobs(jobs.queue_state)
         answers = wiring.question_answerer(settings, retriever)
         return cls(settings, store, kb, embedder, retriever, answers, keys, jobs, metrics, writer)
 

@@ -3,25 +3,33 @@ worker thread, while the server goes on answering.
 
 A job holds the writer lock of the data dir while it writes (waiting for it when
 `cited ingest` holds it), so the server and other processes never write at once. Each
-file's outcome is `added`, `updated`, `unchanged` or `failed` with the reason; a file
-refused at upload (bad name, wrong content) is failed before the job starts. An uploaded
-original is kept only when its document was added or updated.
+file's outcome is `added`, `updated`, `unchanged` or `failed` with the reason, shown as soon
+as it is known; a file refused at upload (bad name, wrong content) is failed before the job
+starts. An uploaded original is kept only when its document was added or updated.
 
-Deliberately not done: jobs live in memory (the last `KEEP_JOBS`) and a restart forgets
-them; their staged files are removed at start-up.
+No file holds the queue for long: each has a chunk cap and a whole-file deadline
+(CITED_MAX_CHUNKS_PER_FILE, CITED_FILE_TIMEOUT_S, enforced by the ingestor), past which it
+fails with its reason and the job goes on. `queue_state()` says which job runs, for how
+long, and what waits (GET /v1/jobs, /metrics).
+
+`stop()` (the server's SIGTERM) ends the running job at its next safe point: its document
+being written commits or rolls back, and its files not yet stored, like every queued job,
+end `interrupted`, with the reason and what to do (upload them again). Deliberately not
+done: jobs live in memory (the last `KEEP_JOBS`) and a restart forgets them; their staged
+files are removed at start-up.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import shutil
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +37,7 @@ from typing import Any, Literal
 from api.uploads import keep
 from index import CitedError, NotFoundError, SharedWriterLock, WriterLockedError
 from index.errors import Busy
-from ingest import FILE_TYPES, Ingestor, IngestReport, Progress
+from ingest import FILE_TYPES, FileOutcome, Ingestor, IngestReport, Progress, StopRequest
 from ingest.discover import Candidate
 
 log = logging.getLogger(__name__)
@@ -37,9 +45,12 @@ log = logging.getLogger(__name__)
 KEEP_JOBS = 1000
 QUEUE_MAX = 64
 LOCK_POLL_S = 0.5
+STOP_POLL_S = 0.2  # how often an idle worker looks for a stop
+JOIN_S = 15.0  # longest close() waits for the worker to finish its stop
+AGAIN = "upload it again to ingest it"
 
-JobStatus = Literal["queued", "waiting", "running", "done", "failed"]
-FileStatus = Literal["queued", "added", "updated", "unchanged", "failed"]
+JobStatus = Literal["queued", "waiting", "running", "done", "failed", "interrupted"]
+FileStatus = Literal["queued", "added", "updated", "unchanged", "failed", "interrupted"]
 
 
 def _now() -> str:
@@ -71,6 +82,8 @@ class Job:
     files_done: int = 0
     chunks_added: int = 0
     done: threading.Event = field(default_factory=threading.Event)
+    queued_at: float = field(default_factory=time.monotonic)
+    started: float | None = None  # monotonic, once it runs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,22 +114,37 @@ class Job:
 
 
 class _JobProgress:
-    """The ingestor's progress, counted into the job (read by GET /v1/jobs/{id})."""
+    """The ingestor's progress, counted into the job, each file's outcome shown as it comes
+    (read by GET /v1/jobs/{id})."""
 
-    def __init__(self, job: Job, lock: threading.Lock) -> None:
+    def __init__(self, job: Job, files: dict[str, JobFile], lock: threading.Lock) -> None:
         self.job = job
+        self.files = files  # source -> the job's file
         self.lock = lock
 
     def start(self, total_files: int) -> None:
         pass
 
-    def update(self, files: int, chunks: int) -> None:
+    def update(self, outcome: FileOutcome) -> None:
+        file = self.files.get(outcome.source)
+        stored = outcome.status in ("added", "updated")
+        if file is not None and stored and file.staged is not None and file.final is not None:
+            keep(file.staged, file.final)  # the original is served from now on
         with self.lock:
-            self.job.files_done += files
-            self.job.chunks_added += chunks
+            self.job.files_done += 1
+            self.job.chunks_added += outcome.chunks
+            if file is not None:
+                _settle(file, outcome)
 
     def close(self) -> None:
         pass
+
+
+def _settle(file: JobFile, outcome: FileOutcome) -> None:
+    file.status = outcome.status  # type: ignore[assignment]
+    file.reason = outcome.reason
+    file.document_id = outcome.document_id
+    file.chunks = outcome.chunks
 
 
 class JobRunner:
@@ -124,7 +152,7 @@ class JobRunner:
 
     def __init__(
         self,
-        ingestor: Callable[[Progress], Ingestor],
+        ingestor: Callable[[Progress, StopRequest], Ingestor],
         writer: SharedWriterLock,
         files_dir: Path,
         staging_dir: Path,
@@ -139,25 +167,32 @@ class JobRunner:
         self._on_report = on_report
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
-        self._queue: queue.Queue[Job | None] = queue.Queue(QUEUE_MAX)
+        self._queue: queue.Queue[Job] = queue.Queue(QUEUE_MAX)
         self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._stop = StopRequest()
+        self._running: Job | None = None
 
     def start(self) -> None:
         shutil.rmtree(self.staging_dir, ignore_errors=True)  # left by a previous run
         self._thread = threading.Thread(target=self._work, name="cited-jobs", daemon=True)
         self._thread.start()
 
+    def stop(self, reason: str) -> None:
+        """Stop the running job at its next safe point and every queued one (see the module
+        docstring). Safe in a signal handler: it only sets a flag the worker polls."""
+        self._stop.stop(reason)
+
     def close(self) -> None:
-        self._stopping.set()
+        self.stop("the server stopped")
         if self._thread is not None:
-            # when full, the worker sees _stopping after its current job
-            with contextlib.suppress(queue.Full):
-                self._queue.put(None, timeout=1)
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=JOIN_S)
+            if self._thread.is_alive():
+                log.error("the ingestion worker did not stop within %g s", JOIN_S)
 
     def new_job(self, collection: str) -> Job:
         """A job to stage files into (`stage_dir(job)`), then `submit()`."""
+        if self._stop.requested():
+            raise Busy(f"{self._stop.reason}: no uploads are taken now; upload again later")
         if self._queue.full():
             raise Busy(
                 f"{QUEUE_MAX} ingestion jobs are waiting already; retry when GET /v1/jobs "
@@ -206,11 +241,41 @@ class JobRunner:
         with self._lock:
             return job.to_dict()
 
+    def queue_state(self) -> dict[str, Any]:
+        """Which job runs and for how long, which wait and for how long (oldest first)."""
+        now = time.monotonic()
+        with self._lock:
+            running = self._running
+            waiting = [j for j in self._jobs.values() if j.status == "queued"]
+            return {
+                "stopping": self._stop.requested(),
+                "running": None
+                if running is None or running.started is None
+                else {
+                    "id": running.id,
+                    "collection": running.collection,
+                    "status": running.status,
+                    "seconds": round(now - running.started, 1),
+                    "files": len(running.files),
+                    "files_done": running.files_done,
+                },
+                "queued": [
+                    {
+                        "id": j.id,
+                        "collection": j.collection,
+                        "seconds": round(now - j.queued_at, 1),
+                        "files": len(j.files),
+                    }
+                    for j in waiting
+                ],
+            }
+
     def _work(self) -> None:
-        while not self._stopping.is_set():
-            job = self._queue.get()
-            if job is None:
-                return
+        while not self._stop.requested():
+            try:
+                job = self._queue.get(timeout=STOP_POLL_S)
+            except queue.Empty:
+                continue
             try:
                 self._run(job)
             except CitedError as exc:
@@ -218,23 +283,38 @@ class JobRunner:
             except Exception:  # the worker must survive any job: report it, go on
                 log.exception("ingestion job failed id=%s", job.id)
                 self._finish(job, "the ingestion failed; the details are in the server log")
+            finally:
+                with self._lock:
+                    self._running = None
+        while True:  # stopped: what waits will not run
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            reason = f"{self._stop.reason} before this job started; upload its files again"
+            self._finish(job, reason, "interrupted")
 
-    def _lock_data_dir(self, job: Job) -> None:
+    def _lock_data_dir(self, job: Job) -> bool:
+        """Take the writer lock, waiting for another writer; False when stopped first."""
         while True:
             try:
                 self._writer.acquire()
-                return
+                return True
             except WriterLockedError as exc:
                 with self._lock:
                     job.status, job.error = "waiting", exc.message
-                if self._stopping.wait(LOCK_POLL_S):
-                    raise
+                if self._stop.wait(LOCK_POLL_S):
+                    return False
                 continue
 
     def _run(self, job: Job) -> None:
         with self._lock:
-            job.status, job.started_at = "running", _now()
-        self._lock_data_dir(job)
+            job.status, job.started_at, job.started = "running", _now(), time.monotonic()
+            self._running = job
+        if not self._lock_data_dir(job):
+            reason = f"{self._stop.reason} before this job started; upload its files again"
+            self._finish(job, reason, "interrupted")
+            return
         try:
             with self._lock:
                 job.status, job.error = "running", None
@@ -245,33 +325,34 @@ class JobRunner:
                 for source, f in todo.items()
                 if f.staged is not None and f.final is not None
             ]
-            progress = _JobProgress(job, self._lock)
-            report = self._ingestor(progress).run_files(candidates, job.collection)
-            for outcome in report.outcomes:
+            progress = _JobProgress(job, todo, self._lock)
+            report = self._ingestor(progress, self._stop).run_files(candidates, job.collection)
+            for outcome in report.outcomes:  # the others were settled as they came
                 file = todo.get(outcome.source)
-                if file is None:
-                    continue
-                if outcome.status in ("added", "updated") and file.staged and file.final:
-                    keep(file.staged, file.final)
-                with self._lock:
-                    file.status = outcome.status  # type: ignore[assignment]
-                    file.reason = outcome.reason
-                    file.document_id = outcome.document_id
-                    file.chunks = outcome.chunks
+                if file is not None and outcome.status == "interrupted":
+                    with self._lock:
+                        _settle(file, replace(outcome, reason=f"{outcome.reason}; {AGAIN}"))
             if self._on_report is not None:
                 self._on_report(report)
-            self._finish(job, None)
+            if report.interrupted:
+                error = f"{report.interrupted}; upload the files marked interrupted again"
+                self._finish(job, error, "interrupted")
+            else:
+                self._finish(job, None)
         finally:
             self._writer.release()
 
-    def _finish(self, job: Job, error: str | None) -> None:
+    def _finish(self, job: Job, error: str | None, status: JobStatus | None = None) -> None:
+        """End a job: `status` (default: failed with an error, else done); its files not
+        yet ended take the same status, with `error` as their reason."""
+        status = status or ("failed" if error else "done")
         with self._lock:
             for file in job.files:
                 if file.status == "queued":
-                    file.status = "failed"
+                    file.status = "interrupted" if status == "interrupted" else "failed"
                     file.reason = error or "not ingested"
             job.files_done = len(job.files)
-            job.status = "failed" if error else "done"
+            job.status = status
             job.error = error
             job.finished_at = _now()
         shutil.rmtree(self.staging_dir / job.id, ignore_errors=True)

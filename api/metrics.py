@@ -1,11 +1,12 @@
 """Prometheus metrics of one app (its own registry, no process globals): requests and
-latency by route and status, answers by outcome, ingestion counters, and the index size
-read from the store at scrape time (and, with a read replica, its lag and whether it is in
+latency by route and status, answers by outcome, ingestion counters and the ingestion
+queue, and the index size read from the store at scrape time (and, with a read replica, its lag and whether it is in
 use)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -47,6 +48,34 @@ class _IndexSize(Collector):
             )
 
 
+class _Jobs(Collector):
+    """The ingestion queue at scrape time (api.jobs.JobRunner.queue_state)."""
+
+    def __init__(self, state: Callable[[], dict[str, Any]]) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        state = self.state()
+        running = state["running"]
+        jobs = GaugeMetricFamily(
+            "cited_ingest_jobs", "Ingestion jobs now, by state.", labels=["state"]
+        )
+        jobs.add_metric(["queued"], len(state["queued"]))
+        jobs.add_metric(["running"], 1 if running and running["status"] == "running" else 0)
+        jobs.add_metric(["waiting"], 1 if running and running["status"] == "waiting" else 0)
+        yield jobs
+        yield GaugeMetricFamily(
+            "cited_ingest_running_job_seconds",
+            "How long the job now running (or waiting for the writer lock) has run; 0: none.",
+            running["seconds"] if running else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "cited_ingest_queued_job_seconds",
+            "How long the oldest queued job has waited; 0: none waits.",
+            max((job["seconds"] for job in state["queued"]), default=0.0),
+        )
+
+
 class Metrics:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -79,6 +108,10 @@ class Metrics:
             "cited_ingested_chunks", "Chunks added through the API.", registry=self.registry
         )
         self.registry.register(_IndexSize(kb))
+
+    def track_jobs(self, state: Callable[[], dict[str, Any]]) -> None:
+        """Export the ingestion queue's state (read at each scrape)."""
+        self.registry.register(_Jobs(state))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

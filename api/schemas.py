@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from answer.types import AnswerMode
+from api.jobs import FileStatus, JobStatus
 from index.names import COLLECTION_NAME_PATTERN, MAX_COLLECTION_NAME
 from retrieve import MAX_QUERY_CHARS, MAX_TOP_K, Mode, Passage
 
@@ -242,7 +243,7 @@ class CollectionCreate(BaseModel):
 class JobFileOut(BaseModel):
     name: str
     size: int
-    status: Literal["queued", "added", "updated", "unchanged", "failed"]
+    status: FileStatus
     reason: str | None
     document_id: str | None
     chunks: int
@@ -257,7 +258,7 @@ class JobProgress(BaseModel):
 class JobOut(BaseModel):
     id: str
     collection: str
-    status: Literal["queued", "waiting", "running", "done", "failed"]
+    status: JobStatus
     error: str | None
     created_at: str
     started_at: str | None
@@ -266,5 +267,32 @@ class JobOut(BaseModel):
     files: list[JobFileOut]
 
 
+class RunningJob(BaseModel):
+    id: str
+    collection: str
+    status: Literal["running", "waiting"] = Field(
+        description="`waiting`: for the writer lock, held by another process."
+    )
+    seconds: float = Field(description="Since it started.")
+    files: int
+    files_done: int
+
+
+class QueuedJob(BaseModel):
+    id: str
+    collection: str
+    seconds: float = Field(description="Since it was queued.")
+    files: int
+
+
+class JobQueue(BaseModel):
+    """Jobs run one at a time, in the order they were queued."""
+
+    stopping: bool = Field(description="The server is stopping: no job starts any more.")
+    running: RunningJob | None
+    queued: list[QueuedJob] = Field(description="Oldest first.")
+
+
 class JobList(BaseModel):
+    queue: JobQueue
     jobs: list[JobOut]

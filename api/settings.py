@@ -101,6 +101,21 @@ class Settings(BaseSettings):
         le=86_400,
         description="Longest time one file may take to parse; past it the file fails.",
     )
+    file_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="Longest time of one file's own work (parsing, chunking, embedding its "
+        "chunks); past it the file fails and the batch goes on.",
+    )
+    max_chunks_per_file: int = Field(
+        2000,
+        ge=1,
+        le=10_000_000,
+        description="Most chunks one file may make (each is embedded: ~30 a second on two "
+        "CPU cores); a file over it fails with this setting named. 2,000 chunks is about "
+        "1,000 pages of prose.",
+    )
     parse_memory_mb: int = Field(
         4096,
         ge=0,

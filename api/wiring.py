@@ -17,7 +17,7 @@ from index import (
 from index.document_encoder import document_encoder as encoder_for
 from index.embedder import DocumentEncoder
 from index.vectors import HnswParams, IvfParams
-from ingest import Ingestor, ParseLimits, Progress
+from ingest import Ingestor, ParseLimits, Progress, StopRequest
 from ingest.cluster import RayCluster, RayStages
 from ingest.stages import Stages
 from retrieve import CrossEncoderReranker, Retriever
@@ -66,11 +66,14 @@ def ingestor(
     model: SentenceTransformerEmbedder,
     progress: Progress,
     cluster: RayCluster | None = None,
+    stop: StopRequest | None = None,
 ) -> Ingestor:
-    """Parsing and embedding on this machine, or on `cluster` (`cited ingest --ray`)."""
+    """Parsing and embedding on this machine, or on `cluster` (`cited ingest --ray`);
+    `stop` ends a run early (a signal, a server shutting down)."""
     limits = ParseLimits(
         settings.parse_timeout_s,
         settings.parse_memory_mb * 2**20 if settings.parse_memory_mb else None,
+        settings.file_timeout_s,
     )
     stages = None
     if cluster is not None:
@@ -86,6 +89,7 @@ def ingestor(
                 settings.chunk_overlap,
                 settings.ray_embedders,
                 settings.document_encoder,
+                settings.max_chunks_per_file,
             )
 
     return Ingestor(
@@ -99,6 +103,8 @@ def ingestor(
         commit_chunks=settings.commit_chunks,
         progress=progress,
         stages=stages,
+        max_chunks=settings.max_chunks_per_file,
+        stop=stop,
     )
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from index.embedder import (
     DocumentEncoder,
+    RustTokenizer,
     SentenceTransformerEmbedder,
     Tokenizer,
     resolve_model_path,
@@ -99,21 +100,6 @@ class ModelFiles:
             int(pool["word_embedding_dimension"]),
             str(prompts.get("document") or ""),
         )
-
-
-class RustTokenizer:
-    """Token offsets from the model's tokenizer.json (the `tokenizers` library alone)."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        self._tokenizer = tokenizer
-
-    def offsets(self, text: str) -> list[tuple[int, int]]:
-        encoded = self._tokenizer.encode(text, add_special_tokens=False)  # never truncated
-        return [(int(s), int(e)) for s, e in encoded.offsets]
-
-    def encoded(self, text: str, special: bool = False) -> list[int]:
-        """Token ids, with the model's special tokens or without."""
-        return list(self._tokenizer.encode(text, add_special_tokens=special).ids)
 
 
 def quantize_ffn(fp32: Path) -> Path:

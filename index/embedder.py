@@ -12,6 +12,7 @@ texts by length before batching, which cuts padding; callers pass large groups f
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Sequence
@@ -77,11 +78,35 @@ def resolve_model_path(model: str) -> str:
 FEW_TEXTS = 16  # up to this many texts skip encode()'s per-call set-up
 
 
-class HFTokenizer:
-    """Adapter over a Hugging Face fast tokenizer."""
+class RustTokenizer:
+    """Token offsets from a model's tokenizer (the `tokenizers` library alone: no torch, no
+    transformers), so parser processes can chunk with it."""
 
     def __init__(self, tokenizer: Any) -> None:
         self._tokenizer = tokenizer
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        encoded = self._tokenizer.encode(text, add_special_tokens=False)  # never truncated
+        return [(int(s), int(e)) for s, e in encoded.offsets]
+
+    def encoded(self, text: str, special: bool = False) -> list[int]:
+        """Token ids, with the model's special tokens or without."""
+        return list(self._tokenizer.encode(text, add_special_tokens=special).ids)
+
+
+class HFTokenizer:
+    """Adapter over a Hugging Face fast tokenizer. Pickled (to a parser process or a Ray
+    task), it travels as the Rust tokenizer under it, which gives the same offsets without
+    importing transformers there."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+
+    def __reduce__(self) -> tuple[type[RustTokenizer], tuple[Any]]:
+        backend = copy.deepcopy(self._tokenizer.backend_tokenizer)
+        backend.no_truncation()
+        backend.no_padding()
+        return RustTokenizer, (backend,)
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         encoded = self._tokenizer(

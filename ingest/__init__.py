@@ -3,7 +3,7 @@
 from ingest.chunking import Chunker
 from ingest.discover import discover
 from ingest.parsing import FILE_TYPES, Element, ParsedFile, parse_file
-from ingest.pipeline import Ingestor, default_parse_workers
+from ingest.pipeline import Ingestor, StopRequest, default_parse_workers
 from ingest.progress import BarProgress, LogProgress, NoProgress, Progress
 from ingest.report import FileOutcome, IngestReport
 from ingest.workers import ParseLimits
@@ -21,6 +21,7 @@ __all__ = [
     "ParseLimits",
     "ParsedFile",
     "Progress",
+    "StopRequest",
     "default_parse_workers",
     "discover",
     "parse_file",

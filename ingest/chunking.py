@@ -17,28 +17,61 @@ earliest sentence or word boundary within the overlap.
 Invariants (property-tested): `text[chunk.start:chunk.end] == chunk.text`; chunks are in
 order; every non-whitespace character is in some chunk; re-tokenizing a chunk gives at most
 `max_tokens` tokens.
+
+A file's chunks are capped (`max_chunks`, CITED_MAX_CHUNKS_PER_FILE): each costs an embedding,
+and a file of a few megabytes on one line or in one cell makes thousands of them, which held
+a whole batch (and every upload behind it) for minutes. A file over the cap fails with the
+setting named, and as early as its token count shows it: a chunk holds at most `max_tokens`
+tokens, so more than `max_chunks * max_tokens` of them settle it before any chunk is cut.
+The text is tokenized in pieces of `PIECE_CHARS` cut at white space (the same tokens, for
+tokenizers that split words at white space; the re-count below covers the others), and
+the count stops at that bound, so a 10 MB text costs the tokens of the cap, not its own.
+Not done: truncating such a file to its first chunks (its later text would be missing from
+answers with nothing to say so).
 """
 
 from __future__ import annotations
 
 import bisect
+import math
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from index import NewChunk, Tokenizer
-from index.errors import ConfigError
-from ingest.parsing import Element
+from index.errors import ConfigError, ParseError
+from ingest.parsing import Element, ParsedFile
 
 # A chunk is re-tokenized on its own only when its count could differ from its share of the
 # whole-text tokenization: when it starts or ends inside a word, or is this close to the limit
 # (tokenizers that look across a boundary differ by a token or two there). Elsewhere the
 # counts agree, which the property tests check; skipping the re-count halves chunking time.
 VERIFY_MARGIN = 8
+PIECE_CHARS = 100_000  # a text is tokenized in pieces of at most this, cut at white space
 SENTENCE_END = frozenset(".!?;:\u3002\uff01\uff1f")
 CLOSERS = frozenset("\"')]}\u201d\u2019")
 
 
+def too_many_chunks(count: int, limit: int, exact: bool) -> str:
+    """The reason a file over the chunk cap fails with."""
+    about = "" if exact else "about "
+    return (
+        f"the file's text makes {about}{count:,} chunks, over the limit of {limit:,} chunks "
+        "per file (CITED_MAX_CHUNKS_PER_FILE); split the file, or raise the limit"
+    )
+
+
 class Chunker:
-    def __init__(self, tokenizer: Tokenizer, max_tokens: int, overlap_tokens: int = 0) -> None:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        max_tokens: int,
+        overlap_tokens: int = 0,
+        max_chunks: int | None = None,
+    ) -> None:
+        """`max_chunks`: a text making more chunks raises ParseError (None: no cap)."""
+        if max_chunks is not None and max_chunks < 1:
+            raise ConfigError(f"CITED_MAX_CHUNKS_PER_FILE must be at least 1, got {max_chunks}")
         if max_tokens < 8:
             raise ConfigError(f"chunk size must be at least 8 tokens, got {max_tokens}")
         if not 0 <= overlap_tokens <= max_tokens // 2:
@@ -49,11 +82,14 @@ class Chunker:
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
+        self.max_chunks = max_chunks
 
     def chunk(self, text: str, elements: Sequence[Element] = ()) -> list[NewChunk]:
-        spans = [(s, e) for s, e in self.tokenizer.offsets(text) if e > s]
+        """The text's chunks; ParseError when they would be more than `max_chunks`."""
+        spans = self._spans(text)
         if not spans:
             return []
+        cap = self.max_chunks
         starts = [s for s, _ in spans]
         ends = [e for _, e in spans]
         scores = self._break_scores(text, starts, ends, elements)
@@ -80,8 +116,31 @@ class Chunker:
             chunks.append(chunk)
             if cut >= n:
                 break
+            if cap is not None and len(chunks) >= cap:  # and text is left: one more at least
+                estimate = max(cap + 1, round(len(chunks) * n / cut))
+                raise ParseError(too_many_chunks(estimate, cap, False))
             first, previous_cut = self._next_start(scores, first, cut), cut
         return chunks
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        """The text's token spans, tokenized a piece at a time; ParseError as soon as they
+        are more than `max_chunks` full chunks could hold."""
+        bound = None if self.max_chunks is None else self.max_chunks * self.max_tokens
+        spans: list[tuple[int, int]] = []
+        start = 0
+        while start < len(text):
+            end = min(len(text), start + PIECE_CHARS)
+            if end < len(text):
+                cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+                end = cut if cut > start else end
+            piece = self.tokenizer.offsets(text[start:end])
+            spans += [(s + start, e + start) for s, e in piece if e > s]
+            if bound is not None and self.max_chunks is not None and len(spans) > bound:
+                tokens = len(spans) * len(text) / end  # the whole text's, at this rate
+                estimate = math.ceil(tokens / self.max_tokens)
+                raise ParseError(too_many_chunks(estimate, self.max_chunks, False))
+            start = end
+        return spans
 
     @staticmethod
     def _page_breaks(starts: list[int], elements: Sequence[Element]) -> list[int]:
@@ -179,3 +238,34 @@ class Chunker:
             elif not (text[s].isalnum() and text[prev_end - 1].isalnum()):
                 scores[i] = 0.5
         return scores
+
+
+@dataclass(frozen=True)
+class Chunked:
+    """A parsed file and its chunks; seconds spent on each (where the work ran). The
+    elements have served: they are left out, so the chunks travel back alone."""
+
+    parsed: ParsedFile
+    chunks: list[NewChunk]
+    chunk_seconds: float
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """How the processes that parse (local parser processes, Ray tasks) chunk: picklable,
+    sent to each once."""
+
+    tokenizer: Tokenizer  # the document encoder's
+    max_tokens: int
+    overlap: int
+    max_chunks: int | None = None
+
+    def chunker(self) -> Chunker:
+        return Chunker(self.tokenizer, self.max_tokens, self.overlap, self.max_chunks)
+
+
+def chunk_parsed(chunker: Chunker, parsed: ParsedFile) -> Chunked:
+    """Chunk a parsed file (ParseError over the chunk cap)."""
+    started = time.perf_counter()
+    chunks = chunker.chunk(parsed.text, parsed.elements)
+    return Chunked(replace(parsed, elements=()), chunks, time.perf_counter() - started)

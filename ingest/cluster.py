@@ -38,9 +38,10 @@ from typing import Any
 
 from index.document_encoder import DocumentEncoderKind, index_model_name
 from index.errors import ConfigError
+from ingest.chunking import Chunking
 from ingest.discover import Candidate
 from ingest.parsing import ParsedFile
-from ingest.remote import Chunking, EmbedWorker, FileBytes, ModelFacts, parse_batch
+from ingest.remote import EmbedWorker, FileBytes, ModelFacts, parse_batch
 from ingest.stages import Chunked, Embedded, Parsed
 from ingest.workers import ParseFailure, ParseLimits
 
@@ -165,8 +166,10 @@ class RayStages:
         chunk_overlap: int,
         embedders: int = 0,
         document_encoder: DocumentEncoderKind = "torch",
+        max_chunks: int | None = None,
     ) -> None:
         self.cluster = cluster
+        self.max_chunks = max_chunks
         self.model_name = model_name
         self.batch_size = batch_size
         self.limits = limits
@@ -252,7 +255,10 @@ class RayStages:
                     f"{self.model_identity!r}"
                 )
             chunking = Chunking(
-                facts.tokenizer, min(self.chunk_tokens, facts.max_tokens), self.chunk_overlap
+                facts.tokenizer,
+                min(self.chunk_tokens, facts.max_tokens),
+                self.chunk_overlap,
+                self.max_chunks,
             )
             self._chunking = self._ray.put(chunking)
             self._facts = facts
@@ -330,8 +336,8 @@ class RayStages:
             return f"internal error while parsing on the Ray cluster: {_first_line(exc)}"
         return (
             f"the Ray worker parsing this file died twice ({type(exc).__name__}): a parser "
-            f"crash, or a parser stuck past the {self.limits.timeout_s:g} s deadline "
-            "(CITED_PARSE_TIMEOUT_S)"
+            f"crash, or a parser stuck past the {self.limits.parse_deadline():g} s deadline "
+            "(CITED_PARSE_TIMEOUT_S, CITED_FILE_TIMEOUT_S)"
         )
 
     def embed(self, texts: list[str]) -> Future[Embedded]:

@@ -1,7 +1,7 @@
 """`cited ingest`: files -> hash check -> parse (worker processes) -> chunk -> embed -> write.
 
-    main process:  discover, hash, chunk, embed (ONNX, index.document_encoder), write (SQL, then FAISS)
-    workers:       parse with unstructured (CPU-bound, single-threaded per file)
+    main process:  discover, hash, embed (ONNX, index.document_encoder), write (SQL, then FAISS)
+    workers:       parse with unstructured, then chunk (CPU-bound, single-threaded per file)
 
 With `--ray`, parsing and chunking run as Ray tasks and embedding in Ray actors
 (ingest.cluster); the main process still discovers, hashes and writes, the same way
@@ -13,17 +13,31 @@ even loaded when nothing changed. Documents are written in groups, each group on
 transaction, so after a crash every document is either its old or its new version.
 
 One broken file never stops the batch: its outcome is "failed" with the reason, and the rest
-go on. Each file is parsed under a deadline and a memory cap (ingest.workers), so a file
-that hangs or bloats its parser fails with the limit it passed, and a parser that dies
-takes only its own file down. Deliberately not done: the writer lock (callers hold
+go on. Each file is parsed and chunked under a deadline and a memory cap (ingest.workers),
+so a file that hangs or bloats its parser fails with the limit it passed, and a parser that
+dies takes only its own file down. The whole cost of a file is bounded: at most
+CITED_MAX_CHUNKS_PER_FILE chunks (ingest.chunking), and CITED_FILE_TIMEOUT_S of its own
+time: its parse and chunking, then each slice of `EMBED_SLICE` texts that holds some of its
+chunks (time spent waiting for other files is not its own). A file past it fails with the
+setting named before its next slice, and the batch goes on. On Ray, slices are embedded
+asynchronously, so only the parse and chunk time is checked there; the chunk cap bounds
+the rest.
+
+A `StopRequest` (a signal, a server shutting down) stops a run at its next safe point:
+between two slices of embedding, two writes, two files hashed. What was written stays (each
+group is one transaction, finished or rolled back); every file not yet written is reported
+`interrupted` with the request's reason, and running the same ingestion again finishes the
+job (unchanged files are skipped). Deliberately not done: the writer lock (callers hold
 index.WriterLock).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -50,6 +64,35 @@ HASH_BLOCK = 1 << 20
 PARSE_AHEAD_FILES = 256
 PARSE_AHEAD_BYTES = 256 * 2**20
 PARTIAL_GROUP_WAIT_S = 0.25
+# Texts embedded between two checks of the file deadlines and of a stop: ~2 s here
+# (all-MiniLM-L6-v2, 2 cores), so a stop is heard within that.
+EMBED_SLICE = 64
+STOP_POLL_S = 0.2  # how often a run waiting for parsers looks for a stop
+
+
+class StopRequest:
+    """Asks running ingestions to stop at their next safe point. `stop()` may be called
+    from another thread or a signal handler (it only sets a flag and an event nobody
+    waits on in the thread it interrupts)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def stop(self, reason: str) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+        self._event.set()
+
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+
+class _Stopped(Exception):
+    """Raised inside a run at a safe point once a stop was requested."""
 
 
 @dataclass(frozen=True)
@@ -58,14 +101,21 @@ class _Ready:
     digest: str
     parsed: ParsedFile
     chunks: list[NewChunk]
+    seconds: float  # of its own time spent so far: parsing and chunking
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Group:
-    """Documents embedded together and written in one transaction."""
+    """Documents embedded together and written in one transaction: `slices` of their
+    chunk texts (the texts' indexes, the future of their vectors), and `dropped` the
+    documents that failed on the way (past their deadline), by index in `batch`."""
 
     batch: list[tuple[NewDocument, _Ready]]
-    future: Future[Embedded]
+    slices: list[tuple[list[int], Future[Embedded]]]
+    dropped: set[int]
+
+    def done(self) -> bool:
+        return all(future.done() for _, future in self.slices)
 
 
 def file_digest(path: Path) -> str:
@@ -95,9 +145,14 @@ class Ingestor:
         progress: Progress | None = None,
         save_every_s: float = 60.0,
         stages: Callable[[], Stages] | None = None,
+        max_chunks: int | None = 2000,
+        stop: StopRequest | None = None,
     ) -> None:
         """`stages`: where to parse and embed (ingest.stages); None: on this machine, with
-        `embedder` and `parse_workers` parser processes."""
+        `embedder` and `parse_workers` parser processes. `max_chunks`: per file (None: no
+        cap). `stop`: asks a run to stop (see the module docstring)."""
+        if max_chunks is not None and max_chunks < 1:
+            raise ConfigError(f"CITED_MAX_CHUNKS_PER_FILE must be at least 1, got {max_chunks}")
         if max_file_bytes <= 0:
             raise ConfigError(f"CITED_MAX_FILE_MB must be positive, got {max_file_bytes / 2**20:g}")
         if commit_chunks < 1:
@@ -113,6 +168,8 @@ class Ingestor:
         self.progress = progress or NoProgress()
         self.save_every_s = save_every_s
         self.stages = stages
+        self.max_chunks = max_chunks
+        self.stop = stop or StopRequest()
         self._last_save = time.monotonic()
 
     def run(
@@ -130,7 +187,7 @@ class Ingestor:
         known = self.kb.known_documents(collection)
         try:
             self._candidates(discovery.candidates, collection, known, report, reparse)
-            if prune:
+            if prune and report.interrupted is None:
                 seen = {c.source for c in discovery.candidates} | {
                     o.source for o in discovery.left_out
                 }
@@ -164,11 +221,35 @@ class Ingestor:
         report: IngestReport,
         reparse: bool = False,
     ) -> None:
-        """Hash, skip the unchanged (unless `reparse`), ingest the rest."""
+        """Hash, skip the unchanged (unless `reparse`), ingest the rest; on a stop, every
+        file without an outcome yet is `interrupted`."""
+        with contextlib.suppress(_Stopped):  # a stop: the outcomes below
+            self._hash_and_ingest(candidates, collection, known, report, reparse)
+        if not self.stop.requested():
+            return
+        report.interrupted = self.stop.reason
+        ended = {o.source for o in report.outcomes}
+        for candidate in candidates:
+            if candidate.source not in ended:
+                report.add(FileOutcome(candidate.source, "interrupted", self._interrupted()))
+
+    def _interrupted(self) -> str:
+        return f"{self.stop.reason} before this file was stored"
+
+    def _hash_and_ingest(
+        self,
+        candidates: Sequence[Candidate],
+        collection: str,
+        known: dict[str, KnownDocument],
+        report: IngestReport,
+        reparse: bool,
+    ) -> None:
         todo: list[tuple[Candidate, str]] = []
         self.progress.start(len(candidates))
         hashing = time.perf_counter()
         for candidate in candidates:
+            if self.stop.requested():
+                raise _Stopped
             reason = self._refuse(candidate)
             if reason is None:
                 try:
@@ -176,13 +257,13 @@ class Ingestor:
                 except OSError as exc:
                     reason = f"cannot read the file: {exc.strerror or exc}"
             if reason is not None:
-                report.add(FileOutcome(candidate.source, "failed", reason))
-                self.progress.update(1, 0)
+                self._outcome(report, FileOutcome(candidate.source, "failed", reason))
                 continue
             previous = known.get(candidate.source)
             if not reparse and previous is not None and previous.content_hash == digest:
-                report.add(FileOutcome(candidate.source, "unchanged", document_id=previous.id))
-                self.progress.update(1, 0)
+                self._outcome(
+                    report, FileOutcome(candidate.source, "unchanged", document_id=previous.id)
+                )
             else:
                 todo.append((candidate, digest))
         report.timings.hash = time.perf_counter() - hashing
@@ -234,48 +315,59 @@ class Ingestor:
 
         starting = time.perf_counter()
         with self._stages() as stages:
-            fill()
-            self.kb.check_model(stages.dimension())  # loads the model while parsing starts
-            report.timings.start = time.perf_counter() - starting
-            last_arrival = time.monotonic()
-            while queue or parsing or pending or embedding:
+            try:
                 fill()
-                while embedding and embedding[0].future.done():
-                    self._write(embedding.popleft(), collection, report)
-                if not parsing:
-                    group()
-                    if embedding:
+                self.kb.check_model(stages.dimension())  # loads the model while parsing starts
+                report.timings.start = time.perf_counter() - starting
+                last_arrival = time.monotonic()
+                while queue or parsing or pending or embedding:
+                    if self.stop.requested():
+                        raise _Stopped
+                    fill()
+                    while embedding and embedding[0].done():
                         self._write(embedding.popleft(), collection, report)
-                    continue
-                # A partial group is embedded only when no parsed file arrives for a moment.
-                waited = time.monotonic() - last_arrival
-                waiting: list[Future[Any]] = [*parsing]
-                if embedding:
-                    waiting.append(embedding[0].future)  # groups are written in order
-                done, _ = wait(
-                    waiting,
-                    timeout=max(0.0, PARTIAL_GROUP_WAIT_S - waited) if pending else None,
-                    return_when=FIRST_COMPLETED,
-                )
-                arrived = [future for future in done if future in parsing]
-                if arrived:
-                    last_arrival = time.monotonic()
-                elif pending and time.monotonic() - last_arrival >= PARTIAL_GROUP_WAIT_S:
-                    group()
-                for future in arrived:
-                    candidate, digest = parsing.pop(future)
-                    result = stages.chunked(future.result())
-                    if isinstance(result, ParseFailure):
-                        self._fail(report, candidate, result.reason)
-                        continue
-                    report.timings.parse += result.parsed.seconds
-                    report.timings.chunk += result.chunk_seconds
-                    if not result.chunks:
-                        self._fail(report, candidate, "no text found in the file")
-                        continue
-                    pending.append(_Ready(candidate, digest, result.parsed, result.chunks))
-                    if sum(len(r.chunks) for r in pending) >= self.commit_chunks:
+                    if not parsing:
                         group()
+                        if embedding:
+                            self._write(embedding.popleft(), collection, report)
+                        continue
+                    # A partial group is embedded only when no parsed file arrives for a moment.
+                    waited = time.monotonic() - last_arrival
+                    waiting: list[Future[Any]] = [*parsing]
+                    if embedding:  # groups are written in order
+                        waiting += [future for _, future in embedding[0].slices]
+                    timeout = STOP_POLL_S
+                    if pending:
+                        timeout = min(timeout, max(0.0, PARTIAL_GROUP_WAIT_S - waited))
+                    done, _ = wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED)
+                    arrived = [future for future in done if future in parsing]
+                    if arrived:
+                        last_arrival = time.monotonic()
+                    elif pending and time.monotonic() - last_arrival >= PARTIAL_GROUP_WAIT_S:
+                        group()
+                    for future in arrived:
+                        candidate, digest = parsing.pop(future)
+                        result = stages.chunked(future.result())
+                        if isinstance(result, ParseFailure):
+                            self._fail(report, candidate, result.reason)
+                            continue
+                        report.timings.parse += result.parsed.seconds
+                        report.timings.chunk += result.chunk_seconds
+                        if not result.chunks:
+                            self._fail(report, candidate, "no text found in the file")
+                            continue
+                        spent = result.parsed.seconds + result.chunk_seconds
+                        pending.append(
+                            _Ready(candidate, digest, result.parsed, result.chunks, spent)
+                        )
+                        if sum(len(r.chunks) for r in pending) >= self.commit_chunks:
+                            group()
+            except _Stopped:
+                # What is embedded already is written (one transaction each, quick); the
+                # rest is left to the caller to report as interrupted.
+                while embedding and embedding[0].done():
+                    self._write(embedding.popleft(), collection, report)
+                raise
 
     def _stages(self) -> Stages:
         if self.stages is not None:
@@ -286,12 +378,16 @@ class Ingestor:
             self.parse_limits,
             self.chunk_tokens,
             self.chunk_overlap,
+            self.max_chunks,
         )
+
+    def _outcome(self, report: IngestReport, outcome: FileOutcome) -> None:
+        report.add(outcome)
+        self.progress.update(outcome)
 
     def _fail(self, report: IngestReport, candidate: Candidate, reason: str) -> None:
         log.warning("file failed source=%s reason=%s", candidate.source, reason)
-        report.add(FileOutcome(candidate.source, "failed", reason))
-        self.progress.update(1, 0)
+        self._outcome(report, FileOutcome(candidate.source, "failed", reason))
 
     def _group(
         self, pending: list[_Ready], collection: str, report: IngestReport, stages: Stages
@@ -320,41 +416,81 @@ class Ingestor:
         pending.clear()
         if not batch:
             return None
-        texts = [chunk.text for document, _ in batch for chunk in document.chunks]
-        return _Group(batch, stages.embed(texts))
+        return self._embed(_Group(batch, [], set()), report, stages)
+
+    def _embed(self, group: _Group, report: IngestReport, stages: Stages) -> _Group | None:
+        """Embed a group's texts slice by slice; before each, a stop ends the run and a
+        document past its time fails (its later slices are not embedded)."""
+        texts: list[str] = []
+        owners: list[int] = []  # text index -> document index in the batch
+        spent: list[float] = []  # document index -> its own seconds so far
+        for index, (document, ready) in enumerate(group.batch):
+            texts += [chunk.text for chunk in document.chunks]
+            owners += [index] * len(document.chunks)
+            spent.append(ready.seconds)
+        limit = self.parse_limits.file_timeout_s
+        for begin in range(0, len(texts), EMBED_SLICE):
+            if self.stop.requested():
+                raise _Stopped
+            span = range(begin, min(begin + EMBED_SLICE, len(texts)))
+            owned = sorted({owners[i] for i in span} - group.dropped)
+            for index in owned:
+                document, ready = group.batch[index]
+                if spent[index] >= limit:
+                    group.dropped.add(index)
+                    stage = f"while its {len(document.chunks):,} chunks were embedded"
+                    reason = self.parse_limits.file_timeout_reason(stage)
+                    self._fail(report, ready.candidate, reason)
+            rows = [i for i in span if owners[i] not in group.dropped]
+            if not rows:
+                continue
+            future = stages.embed([texts[i] for i in rows])
+            group.slices.append((rows, future))
+            if future.done() and future.exception() is None:  # here: its time is known
+                for index in owned:
+                    spent[index] += future.result().seconds
+        if len(group.dropped) == len(group.batch):
+            return None
+        return group
 
     def _write(self, group: _Group, collection: str, report: IngestReport) -> None:
         """Store an embedded group (one transaction; waits for its vectors)."""
-        embedded = group.future.result()
-        report.timings.embed += embedded.seconds
-        vectors = embedded.vectors
+        parts = [(rows, future.result()) for rows, future in group.slices]
+        report.timings.embed += sum(embedded.seconds for _, embedded in parts)
+        dimension = parts[0][1].vectors.shape[1]
+        vectors = np.zeros((sum(len(d.chunks) for d, _ in group.batch), dimension), np.float32)
+        for rows, embedded in parts:
+            vectors[rows] = embedded.vectors
         writing = time.perf_counter()
-        rows = []
+        rows_out = []
+        kept = []
         offset = 0
-        for document, _ in group.batch:
-            rows.append((document, vectors[offset : offset + len(document.chunks)]))
+        for index, (document, ready) in enumerate(group.batch):
+            if index not in group.dropped:
+                rows_out.append((document, vectors[offset : offset + len(document.chunks)]))
+                kept.append((document, ready))
             offset += len(document.chunks)
-        results = self._store(rows, vectors.shape[1])
+        results = self._store(rows_out, dimension)
         if time.monotonic() - self._last_save >= self.save_every_s:
             self.kb.flush()
             self._last_save = time.monotonic()
         report.timings.write += time.perf_counter() - writing
-        for result, (document, ready) in zip(results, group.batch, strict=True):
+        for result, (document, ready) in zip(results, kept, strict=True):
             if isinstance(result, str):
                 self._fail(report, ready.candidate, result)
                 continue
-            report.add(
+            report.chunks_added += len(result.chunk_ids)
+            report.chunks_removed += len(result.removed_chunk_ids)
+            report.tokens_embedded += sum(c.n_tokens for c in document.chunks)
+            self._outcome(
+                report,
                 FileOutcome(
                     ready.candidate.source,
                     result.status,
                     document_id=result.document.id,
                     chunks=len(document.chunks),
-                )
+                ),
             )
-            report.chunks_added += len(result.chunk_ids)
-            report.chunks_removed += len(result.removed_chunk_ids)
-            report.tokens_embedded += sum(c.n_tokens for c in document.chunks)
-            self.progress.update(1, len(document.chunks))
 
     def _store(
         self, rows: list[tuple[NewDocument, np.ndarray]], dimension: int

@@ -7,13 +7,17 @@ import sys
 import time
 from typing import Any, Protocol
 
+from ingest.report import FileOutcome
+
 log = logging.getLogger("ingest.progress")
 
 
 class Progress(Protocol):
     def start(self, total_files: int) -> None: ...
 
-    def update(self, files: int, chunks: int) -> None: ...
+    def update(self, outcome: FileOutcome) -> None:
+        """One more file done: its outcome (and chunks, when it was stored)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -22,7 +26,7 @@ class NoProgress:
     def start(self, total_files: int) -> None:
         pass
 
-    def update(self, files: int, chunks: int) -> None:
+    def update(self, outcome: FileOutcome) -> None:
         pass
 
     def close(self) -> None:
@@ -44,12 +48,12 @@ class BarProgress:
         self._started = time.monotonic()
         self._bar = tqdm(total=total_files, unit="file", file=self._stream, dynamic_ncols=True)
 
-    def update(self, files: int, chunks: int) -> None:
-        self._chunks += chunks
+    def update(self, outcome: FileOutcome) -> None:
+        self._chunks += outcome.chunks
         if self._bar is not None:
             rate = self._chunks / max(1e-6, time.monotonic() - self._started)
             self._bar.set_postfix_str(f"{self._chunks} chunks, {rate:.0f} chunks/s", refresh=False)
-            self._bar.update(files)
+            self._bar.update(1)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -69,9 +73,9 @@ class LogProgress:
         self._total = total_files
         self._started = self._last = time.monotonic()
 
-    def update(self, files: int, chunks: int) -> None:
-        self._files += files
-        self._chunks += chunks
+    def update(self, outcome: FileOutcome) -> None:
+        self._files += 1
+        self._chunks += outcome.chunks
         now = time.monotonic()
         if now - self._last >= self.interval:
             self._last = now

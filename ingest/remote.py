@@ -35,9 +35,9 @@ from index.document_encoder import DocumentEncoderKind, document_encoder
 from index.embedder import SentenceTransformerEmbedder, Tokenizer
 from index.errors import ParseError
 from ingest import offline
-from ingest.chunking import Chunker
+from ingest.chunking import Chunked, Chunker, Chunking, chunk_parsed
 from ingest.parsing import parse_file
-from ingest.stages import Chunked, Embedded
+from ingest.stages import Embedded
 from ingest.workers import ParseFailure, ParseLimits, quiet_parsers
 
 STUCK_GRACE_S = 30.0  # past its deadline, a parser stuck in C code takes its worker down
@@ -49,13 +49,6 @@ class FileBytes:
     name: str  # the file's own name: parsers and titles see it as on the driver
     file_type: str
     data: bytes
-
-
-@dataclass(frozen=True)
-class Chunking:
-    tokenizer: Tokenizer  # the document encoder's, from an EmbedWorker
-    max_tokens: int
-    overlap: int
 
 
 @dataclass(frozen=True)
@@ -101,7 +94,7 @@ def parse_batch(
     """Parse and chunk each file (a Ray task); one result per file, in order."""
     quiet_parsers()
     offline.prepare()
-    chunker = Chunker(chunking.tokenizer, chunking.max_tokens, chunking.overlap)
+    chunker = chunking.chunker()
     results: list[Chunked | ParseFailure] = []
     with tempfile.TemporaryDirectory(prefix="cited-ray-") as folder:
         for i, file in enumerate(files):
@@ -116,18 +109,23 @@ def parse_batch(
 def _parse_one(
     path: Path, file_type: str, chunker: Chunker, limits: ParseLimits
 ) -> Chunked | ParseFailure:
+    """Parse under the parse deadline, then chunk in what is left of the file's."""
+    began = time.monotonic()
+    stage = "parse"
     try:
-        with deadline(limits.timeout_s):
+        with deadline(limits.parse_deadline()):
             parsed = parse_file(str(path), file_type)
+        stage = "chunk"
+        with deadline(max(0.001, limits.file_timeout_s - (time.monotonic() - began))):
+            return chunk_parsed(chunker, parsed)
     except ParseError as exc:
         return ParseFailure(exc.message)
     except _Expired:
-        return ParseFailure(limits.timeout_reason())
+        if stage == "parse":
+            return ParseFailure(limits.parse_timeout_reason())
+        return ParseFailure(limits.file_timeout_reason("while it was chunked"))
     except MemoryError:
         return ParseFailure(limits.memory_reason())
-    started = time.perf_counter()
-    chunks = chunker.chunk(parsed.text, parsed.elements)
-    return Chunked(parsed, chunks, time.perf_counter() - started)
 
 
 class EmbedWorker:

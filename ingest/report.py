@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Status = Literal["added", "updated", "unchanged", "failed", "skipped", "removed"]
+Status = Literal["added", "updated", "unchanged", "failed", "skipped", "removed", "interrupted"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class IngestReport:
     chunks_removed: int = 0
     tokens_embedded: int = 0
     timings: Timings = field(default_factory=Timings)
+    interrupted: str | None = None  # why the run stopped before its end (a signal, a shutdown)
 
     def add(self, outcome: FileOutcome) -> None:
         self.outcomes.append(outcome)
@@ -56,20 +57,23 @@ class IngestReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every file was ingested or unchanged, 1 when some failed."""
-        return 1 if self.failed else 0
+        """0 when every file was ingested or unchanged, 1 when some failed or the run was
+        stopped before its end."""
+        return 1 if self.failed or self.interrupted else 0
 
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts
-        seen = sum(counts[s] for s in ("added", "updated", "unchanged", "failed"))
+        seen = sum(counts[s] for s in ("added", "updated", "unchanged", "failed", "interrupted"))
         return {
             "collection": self.collection,
+            "interrupted": self.interrupted,
             "files": {
                 "seen": seen,
                 "added": counts["added"],
                 "updated": counts["updated"],
                 "unchanged": counts["unchanged"],
                 "failed": counts["failed"],
+                "interrupted": counts["interrupted"],
                 "skipped": counts["skipped"],
                 "removed": counts["removed"],
             },
@@ -101,4 +105,10 @@ class IngestReport:
             lines.append(f"  skipped {item['source']}: {item['reason']}")
         for item in data["failures"]:
             lines.append(f"  FAILED  {item['source']}: {item['reason']}")
+        if self.interrupted:
+            lines.append(
+                f"STOPPED: {self.interrupted}; {files['interrupted']} files were not stored. "
+                "What was stored is kept: run the same command again to finish (unchanged "
+                "files are skipped)."
+            )
         return "\n".join(lines)

@@ -10,7 +10,7 @@ The driver keeps everything that touches the store: which files changed, the gro
 per-document transactions. A `Stages` only turns bytes into chunks and texts into vectors,
 so the local pipeline and the Ray one (ingest.cluster) write exactly the same way.
 
-`LocalStages` parses in this machine's parser processes (ingest.workers) and chunks and
+`LocalStages` parses and chunks in this machine's parser processes (ingest.workers) and
 embeds in this process; its embedding future is already done when returned, so a local
 run embeds and writes one group at a time, as before Ray existed.
 """
@@ -25,20 +25,13 @@ from typing import Protocol
 
 import numpy as np
 
-from index import DocumentEncoder, NewChunk
-from ingest.chunking import Chunker
+from index import DocumentEncoder
+from ingest.chunking import Chunked, Chunking
 from ingest.discover import Candidate
 from ingest.parsing import ParsedFile
 from ingest.workers import ParseFailure, ParseLimits, ParserPool
 
-
-@dataclass(frozen=True)
-class Chunked:
-    """A parsed file and its chunks; seconds spent on each (where the work ran)."""
-
-    parsed: ParsedFile
-    chunks: list[NewChunk]
-    chunk_seconds: float
+__all__ = ["Chunked", "Embedded", "LocalStages", "Parsed", "Stages"]
 
 
 @dataclass(frozen=True)
@@ -70,15 +63,15 @@ class Stages(Protocol):
 
     def chunked(self, result: Parsed) -> Chunked | ParseFailure:
         """A parse result chunked (here, if it was not already); called in the driver's
-        thread, in which the local tokenizer stays: Hugging Face tokenizers are not safe to
-        share across threads."""
+        thread."""
         ...
 
     def embed(self, texts: list[str]) -> Future[Embedded]: ...
 
 
 class LocalStages:
-    """Parser processes on this machine; chunking and embedding in this process."""
+    """Parser processes on this machine, which chunk what they parse; embedding in this
+    process."""
 
     embed_slots = 1
 
@@ -89,17 +82,20 @@ class LocalStages:
         limits: ParseLimits,
         chunk_tokens: int,
         chunk_overlap: int,
+        max_chunks: int | None = None,
     ) -> None:
         self.embedder = embedder
         self.parse_workers = parse_workers
         self.limits = limits
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap
+        self.max_chunks = max_chunks
         self._pool: ParserPool | None = None
-        self._chunker: Chunker | None = None
+        self._chunking: Future[Chunking] = Future()
 
     def __enter__(self) -> LocalStages:
-        self._pool = ParserPool(self.parse_workers, self.limits)
+        self._chunking = Future()
+        self._pool = ParserPool(self.parse_workers, self.limits, self._chunking)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -113,24 +109,22 @@ class LocalStages:
     def parse(self, files: Sequence[Candidate]) -> list[Future[Parsed]]:
         if self._pool is None:
             raise RuntimeError("LocalStages used outside its `with` block")
-        futures: list[Future[Parsed]] = [
-            self._pool.submit(str(f.path), f.file_type)  # type: ignore[misc]
-            for f in files
-        ]
+        futures: list[Future[Parsed]] = [self._pool.submit(str(f.path), f.file_type) for f in files]
+        if not self._chunking.done():  # the parsers start while the tokenizer loads
+            self._chunking.set_result(
+                Chunking(
+                    self.embedder.tokenizer,
+                    min(self.chunk_tokens, self.embedder.max_tokens),
+                    self.chunk_overlap,
+                    self.max_chunks,
+                )
+            )
         return futures
 
     def chunked(self, result: Parsed) -> Chunked | ParseFailure:
-        if not isinstance(result, ParsedFile):
-            return result
-        if self._chunker is None:
-            self._chunker = Chunker(
-                self.embedder.tokenizer,
-                min(self.chunk_tokens, self.embedder.max_tokens),
-                self.chunk_overlap,
-            )
-        started = time.perf_counter()
-        chunks = self._chunker.chunk(result.text, result.elements)
-        return Chunked(result, chunks, time.perf_counter() - started)
+        if isinstance(result, ParsedFile):  # the parser processes chunk every file
+            raise TypeError("a file came back from a parser process parsed but not chunked")
+        return result
 
     def embed(self, texts: list[str]) -> Future[Embedded]:
         """Embeds now (a failure raises here), and returns the result as a done future."""

@@ -3,20 +3,29 @@ and the workers' lives tied to the process that started them.
 
     main process (pool thread)                 worker process (one file at a time)
     queue of files -> free worker  --task-->   parse_file(path, type) under RLIMIT_AS
-    result or death or deadline   <--result--  ParsedFile | ParseFailure
+                                  <--parsed--  (then, given a Chunking, chunk it there)
+    result or death or deadline   <--result--  ParsedFile | Chunked | ParseFailure
 
-A worker parses one file at a time, so a file that hangs, crashes its parser or eats its
-memory is known exactly: it fails with a reason naming the limit and its setting, and only
-that worker is replaced. The deadline is wall-clock from the moment a ready worker takes the
-file (a new worker first says it is ready: starting and importing the parsers, slow on a
-loaded machine, is not the file's time; it has its own limit) and is enforced from this
+A worker parses (and chunks) one file at a time, so a file that hangs, crashes its parser or
+eats its memory is known exactly: it fails with a reason naming the limit and its setting,
+and only that worker is replaced. Chunking runs here too, under the same cap and deadline: a
+quick parse can still give a text of millions of tokens, and its chunking (and the chunk
+cap, CITED_MAX_CHUNKS_PER_FILE) are then this process's time and memory, not the server's.
+
+Deadlines are wall-clock from the moment a ready worker takes the file (a new worker first
+says it is ready: starting and importing the parsers, slow on a loaded machine, is not the
+file's time; it has its own limit): parsing has CITED_PARSE_TIMEOUT_S, and the whole file
+CITED_FILE_TIMEOUT_S, of which the driver spends what is left on embedding
+(ingest.pipeline). They are enforced from this
 process (SIGKILL), so a parser stuck in C code (a regular expression, lxml) cannot outlive it. The memory cap is the address-space limit of the
 worker (RLIMIT_AS): an allocation past it fails inside the worker, which reports it and
 exits, or dies, and either way the file fails with the setting to raise.
 
 Workers die with their parent: on Linux the kernel kills them when the pool's thread (and
 so the process) ends, even by `kill -9` (PR_SET_PDEATHSIG); elsewhere an idle worker exits
-when its pipe closes. `close()` kills and joins them all. Deliberately not done: retrying a
+when its pipe closes. `close()` kills and joins them all. Each worker leads a process group
+of its own, and is killed with it: a parser's own child (pandoc, for EPUB) goes with it
+instead of running on, orphaned, after its file failed. Deliberately not done: retrying a
 file that hit a limit (the same bytes would hit it again).
 """
 
@@ -40,6 +49,7 @@ from multiprocessing.process import BaseProcess
 
 from index.errors import ParseError
 from ingest import offline
+from ingest.chunking import Chunked, Chunking, chunk_parsed
 from ingest.parsing import ParsedFile, parse_file
 
 log = logging.getLogger(__name__)
@@ -49,6 +59,7 @@ _MEMORY_EXIT = 3  # a worker that ran out of memory exits with this after report
 _JOIN_S = 5.0
 _MEMORY_FAILURE = "memory"  # prefix of a worker's failure that happened at its memory cap
 _READY = "ready"  # a new worker's first message: imports done, limits set
+_PARSED = "parsed"  # parsing is done, chunking begins: the file's deadline is its whole one
 _STARTUP_S = 300.0  # longest a worker may take to get ready
 
 
@@ -59,14 +70,18 @@ class ParseFailure:
 
 @dataclass(frozen=True)
 class ParseLimits:
-    """Per file: wall-clock seconds, and the worker's address space in bytes (None: no cap)."""
+    """Per file: wall-clock seconds to parse it, and for all of it (parse, chunk, embed),
+    and the worker's address space in bytes (None: no cap)."""
 
     timeout_s: float = 120.0
     memory_bytes: int | None = 4096 * 2**20
+    file_timeout_s: float = 300.0
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0:
             raise ValueError(f"the parse deadline must be positive, got {self.timeout_s}")
+        if self.file_timeout_s <= 0:
+            raise ValueError(f"the file deadline must be positive, got {self.file_timeout_s}")
         if self.memory_bytes is not None and self.memory_bytes < 256 * 2**20:
             raise ValueError(
                 f"the parser memory cap must be at least 256 MB, got {self.memory_bytes / 2**20:g}"
@@ -78,6 +93,22 @@ class ParseLimits:
             "(CITED_PARSE_TIMEOUT_S); the file is too large or too convoluted for the parser: "
             "split or simplify it, or raise the limit"
         )
+
+    def file_timeout_reason(self, stage: str) -> str:
+        """The reason of a file past its whole deadline, in `stage` (what it was doing)."""
+        return (
+            f"the file took longer than the limit of {self.file_timeout_s:g} s per file "
+            f"(CITED_FILE_TIMEOUT_S), {stage}; split or simplify it, or raise the limit"
+        )
+
+    def parse_deadline(self) -> float:
+        """Seconds a file may spend being parsed: the shorter of its two deadlines."""
+        return min(self.timeout_s, self.file_timeout_s)
+
+    def parse_timeout_reason(self) -> str:
+        if self.timeout_s <= self.file_timeout_s:
+            return self.timeout_reason()
+        return self.file_timeout_reason("while it was parsed")
 
     def death_reason(self, exit_code: int | None) -> str:
         how = f"exit code {exit_code}"
@@ -100,7 +131,7 @@ class ParseLimits:
         )
 
 
-ParseResult = ParsedFile | ParseFailure
+ParseResult = ParsedFile | Chunked | ParseFailure
 
 
 def _die_with_parent(parent: int) -> None:
@@ -152,20 +183,30 @@ def _prepare_worker() -> None:
 
 
 def _serve(conn: Connection, parent: int, memory_bytes: int | None) -> None:
-    """A worker's life: take a file, send back its parse, until the pipe closes."""
+    """A worker's life: take a file, send back its parse (chunked, once it was sent a
+    Chunking), until the pipe closes."""
     _die_with_parent(parent)
+    os.setpgid(0, 0)  # a group of its own: killed with whatever its parsers start
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _prepare_worker()
     _limit_memory(memory_bytes)  # after the imports: the cap is for parsing
     conn.send(_READY)
+    chunker = None
     while True:
         try:
-            path, file_type = conn.recv()
+            message = conn.recv()
         except (EOFError, OSError):
             return
+        if isinstance(message, Chunking):
+            chunker = message.chunker()
+            continue
+        path, file_type = message
         result: ParseResult
         try:
             result = parse_file(path, file_type)
+            if chunker is not None:
+                conn.send(_PARSED)
+                result = chunk_parsed(chunker, result)
         except ParseError as exc:
             # Parsers in C report a failed allocation as whatever they were doing (lxml: "XML
             # syntax error"): a failure at the cap is the cap's.
@@ -200,19 +241,44 @@ class _Worker:
         )
         self.process.start()
         child.close()
+        self.limits = limits
         self.task: _Task | None = None
         self.ready = False
-        self.deadline = 0.0
+        self.parsed = False  # the file in hand is parsed and being chunked
+        self.began = time.monotonic()  # when the file's time began, or the worker's start
+        self.chunks = False  # it was sent the pool's Chunking
+        self.stopped = False
 
-    def give(self, task: _Task, timeout_s: float) -> None:
-        """Send the file; its deadline runs from now, or from when a new worker is ready."""
+    def give(self, task: _Task, chunking: Chunking | None) -> None:
+        """Send the file (after the chunking, the first time); its time runs from now, or
+        from when a new worker is ready."""
+        if chunking is not None and not self.chunks:
+            self.conn.send(chunking)
+            self.chunks = True
         self.task = task
-        self.deadline = time.monotonic() + (timeout_s if self.ready else _STARTUP_S)
+        self.parsed = False
+        if self.ready:
+            self.began = time.monotonic()
         self.conn.send((task.path, task.file_type))
 
+    @property
+    def deadline(self) -> float:
+        if not self.ready:
+            return self.began + _STARTUP_S
+        if self.parsed:
+            return self.began + self.limits.file_timeout_s
+        return self.began + self.limits.parse_deadline()
+
     def stop(self) -> None:
-        """Kill and reap the process (idempotent)."""
-        if self.process.is_alive():
+        """Kill the process and its group, and reap it (idempotent)."""
+        pid = self.process.pid
+        if pid is not None and not self.stopped:
+            # Its group outlives it while a child of its parsers is in it (so the id cannot
+            # have been taken by another group), and is gone, ESRCH, once they all are.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)  # its parsers' children too
+        self.stopped = True
+        if self.process.is_alive():  # not yet in a group of its own
             self.process.kill()
         self.process.join(_JOIN_S)
         self.conn.close()
@@ -221,13 +287,23 @@ class _Worker:
 class ParserPool:
     """`submit()` a file, get a future of its parse (never an exception: failures are
     ParseFailure). Workers start lazily, up to `workers`, and are replaced when one dies or
-    is killed at its deadline."""
+    is killed at its deadline.
 
-    def __init__(self, workers: int, limits: ParseLimits | None = None) -> None:
+    `chunking`: every file is chunked where it is parsed. It may be a future, set once the
+    caller has its tokenizer: workers start (and import the parsers) meanwhile, and get
+    files once it is set."""
+
+    def __init__(
+        self,
+        workers: int,
+        limits: ParseLimits | None = None,
+        chunking: Chunking | Future[Chunking] | None = None,
+    ) -> None:
         if workers < 1:
             raise ValueError(f"need at least one parser process, got {workers}")
         self.size = workers
         self.limits = limits or ParseLimits()
+        self._chunking = chunking
         self._context = multiprocessing.get_context("spawn")
         self._tasks: deque[_Task] = deque()
         self._lock = threading.Lock()
@@ -237,6 +313,8 @@ class ParserPool:
         # that started a worker ends, which must be the pool's end, not some caller's.
         self._thread = threading.Thread(target=self._run, name="cited-parser-pool", daemon=True)
         self._thread.start()
+        if isinstance(chunking, Future):
+            chunking.add_done_callback(lambda _: self._wake())
 
     def __enter__(self) -> ParserPool:
         return self
@@ -268,6 +346,15 @@ class ParserPool:
         with contextlib.suppress(OSError, ValueError):
             self._wake_w.send_bytes(b"!")
 
+    def _chunking_now(self) -> tuple[bool, Chunking | None]:
+        """(whether files may be given out, the Chunking to send with them)."""
+        chunking = self._chunking
+        if not isinstance(chunking, Future):
+            return True, chunking
+        if not chunking.done():
+            return False, None
+        return True, chunking.result()
+
     def _run(self) -> None:
         workers: list[_Worker] = []
         failure = "ingestion stopped"
@@ -276,8 +363,11 @@ class ParserPool:
                 with self._lock:
                     if self._closing:
                         break
+                    may_give, chunking = self._chunking_now()
+                    while len(workers) < min(self.size, len(self._tasks)) and not may_give:
+                        workers.append(_Worker(self._context, self.limits))  # importing
                     idle = [w for w in workers if w.task is None]
-                    while self._tasks and (idle or len(workers) < self.size):
+                    while may_give and self._tasks and (idle or len(workers) < self.size):
                         task = self._tasks.popleft()
                         if not _claim(task.future):
                             continue
@@ -287,7 +377,7 @@ class ParserPool:
                             idle.append(worker)
                         worker = idle.pop()
                         try:
-                            worker.give(task, self.limits.timeout_s)
+                            worker.give(task, chunking)
                         except OSError:  # it died while idle: the file goes to another
                             self._tasks.appendleft(task)
                             worker.stop()
@@ -338,7 +428,10 @@ class ParserPool:
                 return False
             if result == _READY:  # the file's time starts now
                 worker.ready = True
-                worker.deadline = time.monotonic() + self.limits.timeout_s
+                worker.began = time.monotonic()
+                return True
+            if result == _PARSED:  # chunking: the rest of the file's whole deadline
+                worker.parsed = True
                 return True
             worker.task = None
             if result is None:
@@ -364,7 +457,12 @@ class ParserPool:
                 )
                 task.future.set_result(ParseFailure(reason))
                 return False
-            log.warning("parse deadline passed path=%s", task.path)
-            task.future.set_result(ParseFailure(self.limits.timeout_reason()))
+            log.warning("file deadline passed path=%s parsed=%s", task.path, worker.parsed)
+            reason = (
+                self.limits.file_timeout_reason("while it was chunked")
+                if worker.parsed
+                else self.limits.parse_timeout_reason()
+            )
+            task.future.set_result(ParseFailure(reason))
             return False
         return True

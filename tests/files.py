@@ -189,3 +189,36 @@ def write_stalling_files(folder: Path) -> dict[str, Path]:
         paths[name] = folder / name
         paths[name].write_text(text)
     return paths
+
+
+def write_huge_text_files(
+    folder: Path,
+    elements: int = 5_000,
+    line_bytes: int = 300_000,
+    cell_bytes: int = 200_000,
+    columns: int = 10_000,
+) -> dict[str, Path]:
+    """Files an outside campaign found to parse quickly into texts of millions of tokens
+    (by name): an HTML page of `elements` paragraphs, a text on one line, a CSV with one
+    huge cell, a CSV with `columns` columns. The defaults make them small (a few hundred
+    chunks each); the campaign's were 200,000 elements, 10 MB, 5 MB and 100,000 columns."""
+    folder.mkdir(parents=True, exist_ok=True)
+    words = "the policy says leave requests need two weeks of notice and a manager's approval"
+    sentence = " ".join(words.split())
+    line = (sentence + " ") * (line_bytes // (len(sentence) + 1) + 1)
+    cell = (sentence + " ") * (cell_bytes // (len(sentence) + 1) + 1)
+    paragraphs = "".join(f"<p>Paragraph {i} says a few words.</p>\n" for i in range(elements))
+    contents = {
+        "many_elements.html": f"<html><body>\n{paragraphs}</body></html>\n",
+        "one_line.txt": line[:line_bytes],
+        "huge_cell.csv": "name,notes\nleave," + cell[:cell_bytes] + "\n",
+        "wide.csv": ",".join(f"c{i}" for i in range(columns))
+        + "\n"
+        + ",".join(str(i) for i in range(columns))
+        + "\n",
+    }
+    paths = {}
+    for name, text in contents.items():
+        paths[name] = folder / name
+        paths[name].write_text(text)
+    return paths

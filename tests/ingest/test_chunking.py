@@ -11,8 +11,8 @@ from transformers import AutoTokenizer
 
 from index import NewChunk
 from index.embedder import HFTokenizer, resolve_model_path
-from index.errors import ConfigError
-from ingest.chunking import Chunker
+from index.errors import ConfigError, ParseError
+from ingest.chunking import PIECE_CHARS, Chunker
 from ingest.parsing import Element
 
 
@@ -169,3 +169,31 @@ def test_blank_text_gives_no_chunks_and_bad_settings_are_named(tokenizer: HFToke
         Chunker(tokenizer, 4)
     with pytest.raises(ConfigError, match="CITED_CHUNK_OVERLAP"):
         Chunker(tokenizer, 32, 20)
+
+
+def test_a_text_over_the_chunk_cap_is_refused_with_the_setting(tokenizer: HFTokenizer) -> None:
+    text = " ".join(f"Crane {i} lifted {i * 7} tonnes on a calm day." for i in range(80))
+    tokens = len(tokenizer.offsets(text))
+    exact = len(Chunker(tokenizer, 32, 0).chunk(text))
+    assert len(Chunker(tokenizer, 32, 0, max_chunks=exact).chunk(text)) == exact
+    # more tokens than 10 chunks can hold: refused before any cut
+    with pytest.raises(ParseError, match=r"about \d+ chunks, over the limit of 10 chunks per "):
+        Chunker(tokenizer, 32, 0, max_chunks=10).chunk(text)
+    # few enough tokens for `exact - 1` full chunks, but the cuts make `exact`: found cutting
+    assert (exact - 1) * 32 >= tokens
+    with pytest.raises(ParseError, match=r"over the limit of \d+ chunks .*CITED_MAX_CHUNKS_PER_"):
+        Chunker(tokenizer, 32, 0, max_chunks=exact - 1).chunk(text)
+    with pytest.raises(ConfigError, match="CITED_MAX_CHUNKS_PER_FILE must be at least 1"):
+        Chunker(tokenizer, 32, 0, max_chunks=0)
+
+
+def test_a_long_text_is_tokenized_in_pieces_into_the_same_tokens(tokenizer: HFTokenizer) -> None:
+    text = "\n\n".join(
+        f"Paragraph {i}: the crane moved {i * 3} crates, naïvely, before the tide."
+        for i in range(4_000)
+    )
+    assert len(text) > 2 * PIECE_CHARS
+    whole = [(s, e) for s, e in tokenizer.offsets(text) if e > s]
+    assert Chunker(tokenizer, 64)._spans(text) == whole
+    chunks = Chunker(tokenizer, 64).chunk(text)
+    check_invariants(text, chunks, tokenizer, 64, 0)

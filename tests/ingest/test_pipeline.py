@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 
 from index import KnowledgeBase, SentenceTransformerEmbedder, Store, WriterLock, WriterLockedError
-from ingest import Ingestor, IngestReport, ParseLimits
+from ingest import Ingestor, IngestReport, ParseLimits, StopRequest
 from ingest.discover import Candidate
+from ingest.report import FileOutcome
 from tests.files import (
     make_pdf,
     make_pptx,
     write_bad_corpus,
     write_good_corpus,
+    write_huge_text_files,
     write_stalling_files,
 )
 
@@ -284,3 +286,107 @@ def test_content_is_judged_by_its_bytes_not_its_name(
     assert status == "failed" and "not an e-mail message" in (reason or ""), reason
     assert outcomes["tides.txt"] == ("added", None)
     assert "Tromsø: the tide turns at 06:12." in top_hit(kb, embedder, "When does the tide turn?")
+
+
+FERRY = "The last ferry to Vigra leaves at 23:40.\n"
+
+
+@pytest.mark.slow
+def test_files_over_the_chunk_cap_fail_with_the_setting_and_the_good_file_is_added(
+    kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    huge = write_huge_text_files(folder)
+    (folder / "ferry.txt").write_text(FERRY)
+    report = Ingestor(kb, embedder, parse_workers=1, max_chunks=100).run([folder], "default")
+    outcomes = by_name(report)
+    for name in huge:
+        status, reason = outcomes[name]
+        assert status == "failed" and reason is not None, name
+        assert "over the limit of 100 chunks per file (CITED_MAX_CHUNKS_PER_FILE)" in reason
+    assert outcomes["ferry.txt"] == ("added", None)
+    assert [d.source for d in kb.store.list_documents()] == [str(folder / "ferry.txt")]
+    assert kb.store.count_chunks() == 1  # nothing of the refused files was kept
+
+
+@pytest.mark.slow
+def test_a_file_past_its_time_while_embedded_fails_and_the_batch_goes_on(
+    kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    # ~600 chunks of 128 tokens: many seconds of embedding, parsed and chunked in well under 1
+    line = "The harbour log records calm weather and the cranes at work on most days.\n"
+    (folder / "log.txt").write_text(line * 4_000)
+    (folder / "ferry.txt").write_text(FERRY)
+    limits = ParseLimits(timeout_s=60, file_timeout_s=1.0)
+    ingestor = Ingestor(kb, embedder, parse_workers=1, parse_limits=limits, chunk_tokens=128)
+    report = ingestor.run([folder], "default")
+    outcomes = by_name(report)
+    status, reason = outcomes["log.txt"]
+    assert status == "failed" and reason is not None
+    assert "limit of 1 s per file (CITED_FILE_TIMEOUT_S), while its" in reason
+    assert "chunks were embedded" in reason
+    assert outcomes["ferry.txt"] == ("added", None)
+    assert [d.source for d in kb.store.list_documents()] == [str(folder / "ferry.txt")]
+
+
+def test_a_stop_before_the_run_reports_every_file_interrupted(
+    kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    write_good_corpus(folder)
+    stop = StopRequest()
+    stop.stop("the ingestion was stopped (SIGTERM)")
+    report = Ingestor(kb, embedder, parse_workers=1, stop=stop).run([folder], "default", prune=True)
+    assert report.interrupted == "the ingestion was stopped (SIGTERM)"
+    assert {o.status for o in report.outcomes} == {"interrupted"}
+    assert all(
+        o.reason == "the ingestion was stopped (SIGTERM) before this file was stored"
+        for o in report.outcomes
+    )
+    assert report.exit_code == 1 and "STOPPED" in report.summary()
+    assert kb.store.count_documents() == 0
+
+
+@pytest.mark.slow
+def test_a_stop_mid_run_keeps_what_was_stored_and_the_next_run_finishes(
+    kb: KnowledgeBase, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"log{i:02}.txt").write_text(f"Entry {i}: the crane moved {i} crates.\n" * 400)
+    stop = StopRequest()
+
+    class StopAfterTwo:
+        """Progress that asks for a stop once two files are stored."""
+
+        stored = 0
+
+        def start(self, total_files: int) -> None:
+            pass
+
+        def update(self, outcome: FileOutcome) -> None:
+            self.stored += outcome.status == "added"
+            if self.stored == 2:
+                stop.stop("the ingestion was stopped (Ctrl-C)")
+
+        def close(self) -> None:
+            pass
+
+    ingestor = Ingestor(
+        kb, embedder, parse_workers=1, commit_chunks=1, progress=StopAfterTwo(), stop=stop
+    )
+    report = ingestor.run([folder], "default")
+    statuses = [o.status for o in report.outcomes]
+    assert report.interrupted and "interrupted" in statuses and statuses.count("added") >= 2
+    stored = {d.source for d in kb.store.list_documents()}
+    added = {o.source for o in report.outcomes if o.status == "added"}
+    assert stored == added  # every document either whole or absent
+    for document in kb.store.list_documents():
+        assert document.n_chunks == len(kb.store.document_chunks(document.id))
+    again = Ingestor(kb, embedder, parse_workers=1).run([folder], "default")
+    counts = again.counts
+    assert counts["unchanged"] == len(added) and counts["added"] == 12 - len(added)
+    assert kb.store.count_documents() == 12

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from ingest.progress import BarProgress, LogProgress, for_stream
+from ingest.report import FileOutcome
 
 
 class Terminal(io.StringIO):
@@ -20,8 +21,9 @@ def test_a_terminal_gets_a_bar_with_files_chunks_and_rate() -> None:
     progress = for_stream(terminal)
     assert isinstance(progress, BarProgress)
     progress.start(3)
-    progress.update(files=2, chunks=40)
-    progress.update(files=1, chunks=10)
+    progress.update(FileOutcome("a.txt", "added", chunks=40))
+    progress.update(FileOutcome("b.txt", "failed", "no text found in the file"))
+    progress.update(FileOutcome("c.txt", "updated", chunks=10))
     progress.close()
     shown = terminal.getvalue()
     assert "3/3" in shown and "50 chunks" in shown and "chunks/s" in shown
@@ -32,7 +34,8 @@ def test_a_pipe_gets_log_lines(caplog: pytest.LogCaptureFixture) -> None:
     assert isinstance(progress, LogProgress)
     with caplog.at_level(logging.INFO, logger="ingest.progress"):
         progress.start(2)
-        progress.update(files=2, chunks=7)
+        progress.update(FileOutcome("a.txt", "added", chunks=7))
+        progress.update(FileOutcome("b.txt", "unchanged"))
         progress.close()
     lines = [r.getMessage() for r in caplog.records if "files=" in r.getMessage()]
     assert len(lines) == 1  # the closing line is not repeated when nothing changed

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import psutil
 import pytest
 
-from ingest.parsing import ParsedFile
+from index import SentenceTransformerEmbedder
+from ingest.chunking import Chunked, Chunker, Chunking
+from ingest.parsing import Element, ParsedFile, parse_file
 from ingest.workers import ParseFailure, ParseLimits, ParserPool
 from tests.files import make_docx_bomb, write_stalling_files
 
@@ -91,3 +94,35 @@ def test_limits_refuse_values_that_cannot_work() -> None:
         ParseLimits(timeout_s=0)
     with pytest.raises(ValueError, match="256 MB"):
         ParseLimits(memory_bytes=100 * 2**20)
+
+
+def test_parsers_chunk_what_they_parse_with_a_chunking_sent_after_they_start(
+    tmp_path: Path,
+) -> None:
+    """The chunking (the torch tokenizer, which travels as its Rust tokenizer) may come
+    after the workers started; files wait for it, then come back chunked, and a file over
+    the chunk cap fails in the parser with the setting named."""
+    model = SentenceTransformerEmbedder()
+    good = tmp_path / "good.txt"
+    good.write_text("The tram depot closes at midnight.\n\nTrams leave every ten minutes.\n")
+    long = tmp_path / "long.txt"
+    long.write_text("The tram depot closes at midnight and opens again at five. " * 400)
+    chunking: Future[Chunking] = Future()
+    with ParserPool(1, ParseLimits(timeout_s=60), chunking) as pool:
+        first = pool.submit(str(good), "text")
+        over = pool.submit(str(long), "text")
+        time.sleep(1)
+        assert not first.done()  # no file is given out before the chunking is known
+        chunking.set_result(Chunking(model.tokenizer, 64, 0, max_chunks=20))
+        chunked = first.result(timeout=120)
+        refused = over.result(timeout=60)
+    assert isinstance(chunked, Chunked) and chunked.parsed.elements == ()
+    expected = Chunker(model.tokenizer, 64, 0).chunk(*_parsed(good))
+    assert chunked.chunks == expected
+    assert isinstance(refused, ParseFailure)
+    assert "over the limit of 20 chunks per file (CITED_MAX_CHUNKS_PER_FILE)" in refused.reason
+
+
+def _parsed(path: Path) -> tuple[str, tuple[Element, ...]]:
+    parsed = parse_file(str(path), "text")
+    return parsed.text, parsed.elements
