@@ -1,7 +1,7 @@
 """The `cited` command: ingest, docs, search, ask, reindex, config, serve.
 
 Exit codes: 0 success; 1 failure (for `ingest`: some files failed, the rest were ingested);
-2 usage or configuration error. Errors print one line naming the problem and the fix,
+2 usage or configuration error; 128 + N stopped by signal N (`ingest`: 130 Ctrl-C, 143 SIGTERM). Errors print one line naming the problem and the fix,
 never a traceback (set CITED_LOG_LEVEL=debug to see one).
 """
 
@@ -165,11 +165,15 @@ def ingest(
     """Ingest files and folders (recursively) into a collection.
 
     Unchanged files are skipped by content hash (unless --reparse); changed files replace
-    their old version.
-    Exits 0 when every file was ingested or unchanged, 1 when some failed.
+    their old version. SIGTERM or Ctrl-C stops after the current step (what was stored
+    stays; run again to finish), a second one at once.
+    Exits 0 when every file was ingested or unchanged, 1 when some failed, 128 + the
+    signal's number when stopped.
     """
     from api import wiring
+    from api.signals import stop_on_signals
     from index import ConfigError
+    from ingest import StopRequest
     from ingest.cluster import RayCluster
     from ingest.progress import for_stream
 
@@ -183,14 +187,17 @@ def ingest(
         if if_empty and (count := store.count_documents()):
             click.echo(f"the store already has {count} documents; nothing ingested (--if-empty)")
             return
+        stop = StopRequest()
         with ExitStack() as stack:
+            signals = stack.enter_context(stop_on_signals(stop, "the ingestion"))
             stack.enter_context(wiring.store_lock(settings))
             cluster = None
             if ray_address is not None:
                 cluster = stack.enter_context(RayCluster(ray_address, ray_cpus))
             kb = wiring.knowledge_base(settings, store)
             progress = for_stream(sys.stderr)
-            runner = wiring.ingestor(settings, kb, wiring.embedder(settings), progress, cluster)
+            model = wiring.embedder(settings)
+            runner = wiring.ingestor(settings, kb, model, progress, cluster, stop)
             report = runner.run(
                 list(paths), collection or settings.collection, prune=prune, reparse=reparse
             )
@@ -198,7 +205,7 @@ def ingest(
         emit_json(report.to_dict())
     else:
         click.echo(report.summary())
-    sys.exit(report.exit_code)
+    sys.exit(128 + signals[0] if signals else report.exit_code)
 
 
 @cli.group()
@@ -590,6 +597,7 @@ def serve(ctx: Context, host: str | None, port: int | None, insecure: bool | Non
     from api.app import create_app
     from api.auth import is_loopback
     from api.deps import configured_keys
+    from api.signals import SHUTDOWN_GRACE_S, StoppingServer
     from index import ConfigError
 
     host = host or ctx.settings.host
@@ -604,7 +612,14 @@ def serve(ctx: Context, host: str | None, port: int | None, insecure: bool | Non
                 )
             log.warning("serving without API keys on a non-loopback address host=%s", host)
         app = create_app(settings)
-    uvicorn.run(app, host=host, port=port or settings.port, log_level=settings.log_level)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
+    StoppingServer(config, app.state.services.jobs.stop).run()
 
 
 def main() -> None:
