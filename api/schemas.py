@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from answer.types import AnswerMode
 from api.jobs import FileStatus, JobStatus
@@ -20,16 +29,61 @@ def _whole(value: Any) -> Any:
 # but JSON Schema counts 5.0 as an integer, so a whole float is one here too.
 TopK = Annotated[int, Field(ge=1, le=MAX_TOP_K), BeforeValidator(_whole)]
 
+NUL_FREE_PATTERN = "^[^\\u0000]*$"
+
+
+def _refuse_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError(
+            "nul_character", "NUL characters (U+0000) are not allowed; remove them"
+        )
+    return value
+
+
+def _strings_nul_free(schema: JsonSchemaValue) -> JsonSchemaValue:
+    if schema.get("type") == "string":
+        schema.setdefault("pattern", NUL_FREE_PATTERN)
+    for choice in schema.get("anyOf", []):
+        _strings_nul_free(choice)
+    return schema
+
+
+class NulFree:
+    """Refuses a string holding NUL (422 naming the field), and says so in the schema (a
+    pattern on each string, unless it has a stricter one of its own). PostgreSQL cannot
+    store or compare NUL in text (psycopg refuses it), so no request string that may
+    reach SQL is let in with one; every store then answers such a request alike.
+
+    Put it last in `Annotated[...]`, so that it checks before the other constraints and
+    keeps their pattern; on a union, it checks the raw value once (no member in the
+    error's location)."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(_refuse_nul, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return _strings_nul_free(handler(schema))
+
+
+NUL_FREE = NulFree()
+NulFreeStr = Annotated[str, NUL_FREE]  # any request string that may reach SQL
+
 CollectionName = Annotated[
-    str, Field(min_length=1, max_length=MAX_COLLECTION_NAME, pattern=COLLECTION_NAME_PATTERN)
+    str,
+    Field(min_length=1, max_length=MAX_COLLECTION_NAME, pattern=COLLECTION_NAME_PATTERN),
+    NUL_FREE,
 ]
 
 
 class Filters(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    document_ids: list[str] = Field(default_factory=list, max_length=1000)
-    source_prefix: str | None = Field(None, max_length=4096)
+    document_ids: list[NulFreeStr] = Field(default_factory=list, max_length=1000)
+    source_prefix: NulFreeStr | None = Field(None, max_length=4096)
 
 
 class SearchRequest(BaseModel):
@@ -39,7 +93,7 @@ class SearchRequest(BaseModel):
         json_schema_extra={"examples": [{"query": "parental leave for new staff", "top_k": 5}]},
     )
 
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    query: NulFreeStr = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     collection: CollectionName | None = None
     top_k: TopK | None = None
     mode: Mode | None = None
@@ -54,7 +108,7 @@ class HistoryTurn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=MAX_TURN_CHARS)
+    content: NulFreeStr = Field(max_length=MAX_TURN_CHARS)
 
 
 class AskRequest(BaseModel):
@@ -64,7 +118,7 @@ class AskRequest(BaseModel):
         json_schema_extra={"examples": [{"question": "How many days of leave do new staff get?"}]},
     )
 
-    question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    question: NulFreeStr = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     collection: CollectionName | None = None
     top_k: TopK | None = None
     mode: AnswerMode | None = None

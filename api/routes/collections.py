@@ -16,6 +16,7 @@ from api.schemas import (
     CollectionOut,
     DeletedOut,
     ErrorResponse,
+    NulFreeStr,
 )
 from index import CollectionInfo, NotFoundError
 
@@ -60,7 +61,7 @@ def create_collection(
     response_model=DeletedOut,
     responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, **AUTH_ERRORS},
 )
-def delete_collection(name: str, services: ServicesDep, key: Deleter) -> dict[str, Any]:
+def delete_collection(name: NulFreeStr, services: ServicesDep, key: Deleter) -> dict[str, Any]:
     """Delete a collection and every document in it, everywhere (store, vectors, full text,
     uploaded originals)."""
     if key is not None and not key.allows(name):

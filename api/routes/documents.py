@@ -21,6 +21,7 @@ from api.schemas import (
     DocumentOut,
     ErrorResponse,
     JobOut,
+    NulFreeStr,
 )
 from api.uploads import collection_folder, safe_filename
 from index import ConflictError, Document, NotFoundError
@@ -175,7 +176,7 @@ def list_documents(
 
 
 @router.get("/documents/{document_id}", response_model=DocumentOut, responses=ERRORS)
-def get_document(document_id: str, services: ServicesDep, key: Reader) -> DocumentOut:
+def get_document(document_id: NulFreeStr, services: ServicesDep, key: Reader) -> DocumentOut:
     """A document's metadata."""
     return document_out(_readable(services, document_id, key))
 
@@ -185,7 +186,7 @@ def get_document(document_id: str, services: ServicesDep, key: Reader) -> Docume
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}}, **ERRORS},
 )
-def document_text(document_id: str, services: ServicesDep, key: Reader) -> PlainTextResponse:
+def document_text(document_id: NulFreeStr, services: ServicesDep, key: Reader) -> PlainTextResponse:
     """The document's extracted text: every citation's `start`/`end` index its characters
     (code points), so `text[start:end] == quote`."""
     _readable(services, document_id, key)
@@ -206,7 +207,7 @@ def document_text(document_id: str, services: ServicesDep, key: Reader) -> Plain
         **ERRORS,
     },
 )
-def document_file(document_id: str, services: ServicesDep, key: Reader) -> FileResponse:
+def document_file(document_id: NulFreeStr, services: ServicesDep, key: Reader) -> FileResponse:
     """The original file the document was made from (uploaded, or where `cited ingest` found
     it). HTML and e-mail are sent as attachments, and every original is sandboxed by its
     Content-Security-Policy, so a document cannot run script in this site."""
@@ -233,7 +234,7 @@ def document_file(document_id: str, services: ServicesDep, key: Reader) -> FileR
     response_model=DeletedOut,
     responses={409: {"model": ErrorResponse}, **ERRORS},
 )
-def delete_document(document_id: str, services: ServicesDep, key: Deleter) -> DeletedOut:
+def delete_document(document_id: NulFreeStr, services: ServicesDep, key: Deleter) -> DeletedOut:
     """Delete a document from the store, the vector index and the full-text index: it can
     never be retrieved again. An uploaded original is removed too."""
     document = _readable(services, document_id, key)

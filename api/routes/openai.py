@@ -27,7 +27,7 @@ from answer import Answer, Turn
 from api import sse
 from api.auth import ApiKey
 from api.deps import Asker, ServicesDep, request_scope
-from api.schemas import AUTH_ERRORS, ErrorResponse
+from api.schemas import AUTH_ERRORS, NUL_FREE, ErrorResponse, NulFreeStr
 from index import ConfigError
 from index.errors import ModelNotFound
 from retrieve import MAX_QUERY_CHARS
@@ -42,14 +42,16 @@ class TextPart(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")
 
     type: Literal["text"]
-    text: str = Field(max_length=MAX_QUERY_CHARS * 4)
+    text: NulFreeStr = Field(max_length=MAX_QUERY_CHARS * 4)
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: Annotated[str, Field(max_length=100_000)] | list[TextPart] | None = None
+    content: Annotated[
+        Annotated[str, Field(max_length=100_000)] | list[TextPart] | None, NUL_FREE
+    ] = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -71,7 +73,7 @@ class ChatRequest(BaseModel):
         },
     )
 
-    model: str = Field(min_length=1, max_length=200)
+    model: NulFreeStr = Field(min_length=1, max_length=200)
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     stream_options: dict[str, Any] | None = None

@@ -16,10 +16,15 @@ from api.settings import Settings
 
 @contextmanager
 def app_client(
-    data_dir: Path, base_url: str = "http://127.0.0.1:8000", **settings: Any
+    data_dir: Path,
+    base_url: str = "http://127.0.0.1:8000",
+    database_url: str | None = None,
+    **settings: Any,
 ) -> Iterator[TestClient]:
-    """A client of `create_app()` over an empty SQLite data dir, with these settings."""
-    app = create_app(Settings(data_dir=data_dir, database_url=None, **settings))
+    """A client of `create_app()` over an empty data dir (its SQLite store unless
+    `database_url` names another, such as conftest's `database_url` fixture), with these
+    settings."""
+    app = create_app(Settings(data_dir=data_dir, database_url=database_url, **settings))
     client = TestClient(app, base_url=base_url)
     try:
         yield client
