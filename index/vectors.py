@@ -8,7 +8,9 @@
 
 Both files are written atomically (temp file, fsync, rename). They may lag the SQL store
 after a crash; `KnowledgeBase.vectors()` repairs that by comparing id sets (chunk ids are
-never reused, so equal id sets mean equal contents).
+never reused, so equal id sets mean equal contents). A file that cannot be read is rebuilt
+from the store; a folder where a file belongs is moved aside first (renamed, never deleted:
+what a person put in it is theirs).
 
 HNSW cannot remove vectors, so a removed id is *hidden*: kept in the graph, listed in the
 header, excluded from every search by a selector; the knowledge base rebuilds the graph
@@ -27,12 +29,15 @@ import json
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import faiss
 import numpy as np
+
+from index.errors import StoreError
 
 log = logging.getLogger(__name__)
 _FAISS: Any = faiss  # the SWIG stubs lack much of what the module has
@@ -81,8 +86,36 @@ def train_size(count: int, nlist: int) -> int:
     return int(min(count, max(TRAIN_PER_LIST * nlist, 10_000), MAX_TRAIN))
 
 
+def _move_folder_aside(path: Path) -> Path:
+    """Rename the folder at `path` to a name that says what it was (`<name>.folder-moved-
+    aside-<time>`), so a file can be written there; StoreError naming the path and the fix
+    when it cannot be renamed."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.folder-moved-aside-{stamp}")
+    try:
+        n = 1
+        while aside.exists() or aside.is_symlink():  # never onto another (an empty one would go)
+            aside, n = path.with_name(f"{path.name}.folder-moved-aside-{stamp}-{n}"), n + 1
+        path.rename(aside)
+    except OSError as exc:
+        raise StoreError(
+            f"{path} is a folder where the vector index file belongs, and it could not be "
+            f"moved aside ({exc.strerror}); move it out of the way (mv {path} {path}.old) "
+            "and run again: the index is rebuilt from the store"
+        ) from exc
+    log.warning(
+        "vector index path is a folder, not a file: moved it aside, the rebuilt index is "
+        "written in its place path=%s moved_to=%s",
+        path,
+        aside,
+    )
+    return aside
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and not path.is_symlink():  # os.replace cannot put a file there
+        _move_folder_aside(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -193,6 +193,28 @@ def test_another_embedding_model_is_refused(corpus: CliCorpus) -> None:
     assert "cited reindex --reembed" in refused.stderr and "Traceback" not in refused.stderr
 
 
+def test_a_folder_in_place_of_the_vector_file_is_moved_aside_and_search_answers(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "tide.txt").write_text("The lighthouse keeper logs the tide every hour.\n")
+    assert run_cited(tmp_path / "data", "ingest", str(folder)).returncode == 0
+    vectors = tmp_path / "data" / "vectors.faiss"
+    vectors.unlink()
+    vectors.mkdir()  # as an operator's `rm data/vectors.faiss && mkdir data/vectors.faiss`
+    (vectors / "notes.txt").write_text("kept")
+
+    searched = run_cited(tmp_path / "data", "search", "tide", "--json")
+
+    assert searched.returncode == 0, searched.stderr
+    assert "Traceback" not in searched.stderr
+    assert json.loads(searched.stdout)[0]["source"] == str(folder / "tide.txt")
+    (aside,) = vectors.parent.glob("vectors.faiss.folder-moved-aside-*")
+    assert f"path={vectors} moved_to={aside}" in searched.stderr
+    assert vectors.is_file() and (aside / "notes.txt").read_text() == "kept"
+
+
 def test_second_writer_is_told_to_wait(corpus: CliCorpus) -> None:
     folder, data, _ = corpus
     with WriterLock(data):

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from index import KnowledgeBase, ModelMismatchError, Scope, SentenceTransformerEmbedder, Store
+from index import (
+    KnowledgeBase,
+    ModelMismatchError,
+    Scope,
+    SentenceTransformerEmbedder,
+    Store,
+    StoreError,
+)
 from index.vectors import VectorIndex
 from tests.helpers.documents import new_document
 
@@ -209,7 +217,7 @@ def test_out_of_step_reports_a_broken_index_and_not_a_write_in_flight(
         other.close()
 
 
-@pytest.mark.parametrize("damage", ["missing", "garbage"])
+@pytest.mark.parametrize("damage", ["missing", "garbage", "folder"])
 def test_missing_or_corrupt_vector_file_is_rebuilt_without_reembedding(
     filled: tuple[KnowledgeBase, list[str]],
     embedder: SentenceTransformerEmbedder,
@@ -219,10 +227,11 @@ def test_missing_or_corrupt_vector_file_is_rebuilt_without_reembedding(
 ) -> None:
     kb, _ = filled
     before = {i: kb.vectors().reconstruct(i) for i in kb.store.chunk_ids()}  # type: ignore[union-attr]
-    if damage == "missing":
-        (tmp_path / "vectors.faiss").unlink()
-    else:
+    (tmp_path / "vectors.faiss").unlink()
+    if damage == "garbage":
         (tmp_path / "vectors.faiss").write_bytes(b"\x00garbage" * 100)
+    elif damage == "folder":
+        (tmp_path / "vectors.faiss").mkdir()
 
     reopened = open_kb(embedder.model_name)
     vectors = reopened.vectors()
@@ -230,6 +239,50 @@ def test_missing_or_corrupt_vector_file_is_rebuilt_without_reembedding(
     assert vectors is not None and reopened.last_repair is not None and reopened.last_repair.rebuilt
     for chunk_id, vector in before.items():
         np.testing.assert_array_equal(vectors.reconstruct(chunk_id), vector)
+
+
+@pytest.mark.parametrize("place", ["vectors.faiss", "vectors.json"])
+def test_a_folder_where_a_vector_file_belongs_is_moved_aside_whole_and_rebuilt(
+    filled: tuple[KnowledgeBase, list[str]],
+    embedder: SentenceTransformerEmbedder,
+    open_kb: OpenKB,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    place: str,
+) -> None:
+    kb, _ = filled
+    (tmp_path / place).unlink()
+    (tmp_path / place).mkdir()
+    (tmp_path / place / "notes.txt").write_text("someone's notes")
+
+    reopened = open_kb(embedder.model_name)
+    with caplog.at_level(logging.WARNING, logger="index.vectors"):
+        assert top_text(reopened, embedder, "how do penguins get through the cold?") == FACTS[1]
+
+    (aside,) = tmp_path.glob(f"{place}.folder-moved-aside-*")
+    assert (aside / "notes.txt").read_text() == "someone's notes"
+    assert (tmp_path / place).is_file()
+    loaded = VectorIndex.load(tmp_path / "vectors.faiss")
+    assert loaded is not None and set(loaded[0].ids()) == set(kb.store.chunk_ids())
+    warned = [r.getMessage() for r in caplog.records if "moved it aside" in r.getMessage()]
+    assert len(warned) == 1 and str(tmp_path / place) in warned[0] and str(aside) in warned[0]
+
+
+def test_a_folder_that_cannot_be_moved_aside_is_refused_naming_it_and_the_fix(
+    filled: tuple[KnowledgeBase, list[str]], embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    kb, _ = filled
+    # A name so long that no longer name fits beside it: the rename fails, even for root.
+    folder = tmp_path / ("v" * 240 + ".faiss")
+    folder.mkdir()
+    (folder / "notes.txt").write_text("someone's notes")
+
+    with pytest.raises(StoreError) as refused:
+        KnowledgeBase(kb.store, folder, embedder.model_name).vectors()
+
+    assert f"{folder} is a folder where the vector index file belongs" in refused.value.message
+    assert f"mv {folder} {folder}.old" in refused.value.message
+    assert (folder / "notes.txt").read_text() == "someone's notes"
 
 
 def test_rebuild_gives_the_same_search_results(
