@@ -7,8 +7,9 @@ returns plain picklable data.
 
 Failures are ParseError with a reason a person can act on; "no elements from a non-empty
 file" is always a failure, never an empty document (unstructured fails silently on broken
-PDFs). Not done: OCR (scanned PDFs are reported as having no extractable text), legacy
-binary formats (.doc, .ppt), archives.
+PDFs). HTML, Markdown and EPUB nested deeper than unstructured can read are read by
+ingest.nesting instead, which says so in the metadata. Not done: OCR (scanned PDFs are
+reported as having no extractable text), legacy binary formats (.doc, .ppt), archives.
 """
 
 from __future__ import annotations
@@ -172,13 +173,13 @@ def _partition(path: Path, file_type: str, metadata: dict[str, Any]) -> list[Any
         text, encoding = decode_text(path.read_bytes())
         metadata["encoding"] = encoding
         if file_type == "markdown":
-            from unstructured.partition.md import partition_md
+            from ingest.nesting import partition_markdown
 
-            return list(partition_md(text=text, languages=["eng"]))
+            return partition_markdown(text, metadata)
         if file_type == "html":
-            from unstructured.partition.html import partition_html
+            from ingest.nesting import partition_html
 
-            return list(partition_html(text=text, languages=["eng"]))
+            return partition_html(text, metadata, languages=["eng"])
         from unstructured.partition.csv import partition_csv
 
         return list(partition_csv(file=io.BytesIO(text.encode()), languages=["eng"]))
@@ -204,9 +205,9 @@ def _partition(path: Path, file_type: str, metadata: dict[str, Any]) -> list[Any
 
         return list(partition_email(filename=str(path)))
     if file_type == "epub":
-        from unstructured.partition.epub import partition_epub
+        from ingest.nesting import partition_epub
 
-        return list(partition_epub(filename=str(path)))
+        return partition_epub(path, metadata)
     raise ParseError(f"no parser for file type {file_type!r}")
 
 
