@@ -81,6 +81,9 @@ class Job:
     finished_at: str | None = None
     files_done: int = 0
     chunks_added: int = 0
+    phase: str | None = None  # what the running ingestion does now
+    files_parsed: int = 0
+    chunks_embedded: int = 0
     done: threading.Event = field(default_factory=threading.Event)
     queued_at: float = field(default_factory=time.monotonic)
     started: float | None = None  # monotonic, once it runs
@@ -98,6 +101,9 @@ class Job:
                 "files": len(self.files),
                 "files_done": self.files_done,
                 "chunks_added": self.chunks_added,
+                "phase": self.phase,
+                "files_parsed": self.files_parsed,
+                "chunks_embedded": self.chunks_embedded,
             },
             "files": [
                 {
@@ -124,6 +130,17 @@ class _JobProgress:
 
     def start(self, total_files: int) -> None:
         pass
+
+    def phase(self, name: str, files: int | None = None) -> None:
+        with self.lock:
+            self.job.phase = name
+
+    def advance(
+        self, parsed: int = 0, chunks: int = 0, embedded: int = 0, seconds: float = 0.0
+    ) -> None:
+        with self.lock:
+            self.job.files_parsed += parsed
+            self.job.chunks_embedded += embedded
 
     def update(self, outcome: FileOutcome) -> None:
         file = self.files.get(outcome.source)
@@ -352,6 +369,7 @@ class JobRunner:
                     file.status = "interrupted" if status == "interrupted" else "failed"
                     file.reason = error or "not ingested"
             job.files_done = len(job.files)
+            job.phase = None
             job.status = status
             job.error = error
             job.finished_at = _now()

@@ -307,6 +307,12 @@ class JobProgress(BaseModel):
     files: int
     files_done: int
     chunks_added: int
+    phase: str | None = Field(
+        description="What the running ingestion does now (starting the parsers and the "
+        "model; parsing, embedding and writing); null before and after."
+    )
+    files_parsed: int
+    chunks_embedded: int
 
 
 class JobOut(BaseModel):

@@ -113,6 +113,7 @@ class _Group:
     batch: list[tuple[NewDocument, _Ready]]
     slices: list[tuple[list[int], Future[Embedded]]]
     dropped: set[int]
+    unreported: int = 0  # texts embedded but not yet shown in the progress
 
     def done(self) -> bool:
         return all(future.done() for _, future in self.slices)
@@ -268,6 +269,7 @@ class Ingestor:
                 todo.append((candidate, digest))
         report.timings.hash = time.perf_counter() - hashing
         if todo:
+            self.progress.phase("starting the parsers and the model", files=len(todo))
             self._ingest(todo, collection, report)
 
     def _refuse(self, candidate: Candidate) -> str | None:
@@ -319,6 +321,7 @@ class Ingestor:
                 fill()
                 self.kb.check_model(stages.dimension())  # loads the model while parsing starts
                 report.timings.start = time.perf_counter() - starting
+                self.progress.phase("parsing, embedding and writing")
                 last_arrival = time.monotonic()
                 while queue or parsing or pending or embedding:
                     if self.stop.requested():
@@ -348,6 +351,8 @@ class Ingestor:
                     for future in arrived:
                         candidate, digest = parsing.pop(future)
                         result = stages.chunked(future.result())
+                        chunks = 0 if isinstance(result, ParseFailure) else len(result.chunks)
+                        self.progress.advance(parsed=1, chunks=chunks)
                         if isinstance(result, ParseFailure):
                             self._fail(report, candidate, result.reason)
                             continue
@@ -447,8 +452,11 @@ class Ingestor:
             future = stages.embed([texts[i] for i in rows])
             group.slices.append((rows, future))
             if future.done() and future.exception() is None:  # here: its time is known
+                self.progress.advance(embedded=len(rows), seconds=future.result().seconds)
                 for index in owned:
                     spent[index] += future.result().seconds
+            else:
+                group.unreported += len(rows)
         if len(group.dropped) == len(group.batch):
             return None
         return group
@@ -456,6 +464,8 @@ class Ingestor:
     def _write(self, group: _Group, collection: str, report: IngestReport) -> None:
         """Store an embedded group (one transaction; waits for its vectors)."""
         parts = [(rows, future.result()) for rows, future in group.slices]
+        if group.unreported:  # embedded elsewhere (Ray): shown once back
+            self.progress.advance(embedded=group.unreported)
         report.timings.embed += sum(embedded.seconds for _, embedded in parts)
         dimension = parts[0][1].vectors.shape[1]
         vectors = np.zeros((sum(len(d.chunks) for d, _ in group.batch), dimension), np.float32)

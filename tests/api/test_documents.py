@@ -98,11 +98,16 @@ def test_an_upload_reports_each_file_and_keeps_the_originals(
     assert got["tool.exe"][0] == "failed" and "unsupported file type '.exe'" in str(
         got["tool.exe"][1]
     )
+    stored = [f for f in job["files"] if f["status"] == "added"]
     assert job["progress"] == {
         "files": len(corpus["files"]),
         "files_done": len(corpus["files"]),
         "chunks_added": sum(f["chunks"] for f in job["files"]),
+        "phase": None,  # the job has ended
+        "files_parsed": job["progress"]["files_parsed"],
+        "chunks_embedded": sum(f["chunks"] for f in stored),
     }
+    assert len(stored) <= job["progress"]["files_parsed"] < len(corpus["files"])
     assert server.client.get(f"/v1/jobs/{job['id']}").json() == job
     assert (
         "access-control-allow-origin"

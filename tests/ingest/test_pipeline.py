@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from index import KnowledgeBase, SentenceTransformerEmbedder, Store, WriterLock, WriterLockedError
-from ingest import Ingestor, IngestReport, ParseLimits, StopRequest
+from ingest import Ingestor, IngestReport, NoProgress, ParseLimits, StopRequest
 from ingest.discover import Candidate
 from ingest.report import FileOutcome
 from tests.files import (
@@ -359,21 +359,15 @@ def test_a_stop_mid_run_keeps_what_was_stored_and_the_next_run_finishes(
         (folder / f"log{i:02}.txt").write_text(f"Entry {i}: the crane moved {i} crates.\n" * 400)
     stop = StopRequest()
 
-    class StopAfterTwo:
+    class StopAfterTwo(NoProgress):
         """Progress that asks for a stop once two files are stored."""
 
         stored = 0
-
-        def start(self, total_files: int) -> None:
-            pass
 
         def update(self, outcome: FileOutcome) -> None:
             self.stored += outcome.status == "added"
             if self.stored == 2:
                 stop.stop("the ingestion was stopped (Ctrl-C)")
-
-        def close(self) -> None:
-            pass
 
     ingestor = Ingestor(
         kb, embedder, parse_workers=1, commit_chunks=1, progress=StopAfterTwo(), stop=stop
