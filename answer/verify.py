@@ -58,7 +58,9 @@ def verify(
     timings: dict[str, float] | None = None,
 ) -> Verified:
     timings = dict(timings or {})
-    numbers: dict[tuple[int, int, int], int] = {}  # (chunk id, start, end) -> citation n
+    # (document id, start, end) -> citation n: overlapping chunks of one document can hold
+    # the same quote, which is one citation, not two
+    numbers: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
     sentences: list[AnswerSentence] = []
     rejected: list[Rejected] = []
@@ -94,7 +96,7 @@ def verify(
                 reasons.append(f"[{n}]: {verdict.reason}")
                 continue
             quote = verdict.quote
-            key = (passage.chunk_id, quote.start, quote.end)
+            key = (passage.document_id, quote.start, quote.end)
             if key not in numbers:
                 numbers[key] = len(citations) + 1
                 citations.append(

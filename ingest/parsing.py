@@ -203,12 +203,42 @@ def _partition(path: Path, file_type: str, metadata: dict[str, Any]) -> list[Any
     if file_type == "email":
         from unstructured.partition.email import partition_email
 
-        return list(partition_email(filename=str(path)))
+        return _email_header(path, metadata) + list(partition_email(filename=str(path)))
     if file_type == "epub":
         from ingest.nesting import partition_epub
 
         return partition_epub(path, metadata)
     raise ParseError(f"no parser for file type {file_type!r}")
+
+
+EMAIL_FIELDS = (("From", "from"), ("To", "to"), ("Cc", "cc"), ("Date", "date"))
+
+
+def _email_header(path: Path, metadata: dict[str, Any]) -> list[Any]:
+    """An e-mail's Subject as its title element and its From, To, Cc and Date as a
+    paragraph (unstructured keeps the body alone, so a message was titled by its file name
+    and "who sent it, when" could not be answered); the same fields go into the metadata."""
+    import email
+    import email.policy
+
+    from unstructured.documents.elements import NarrativeText, Title
+
+    with path.open("rb") as handle:
+        message = email.message_from_binary_file(handle, policy=email.policy.default)
+    elements: list[Any] = []
+    subject = " ".join(str(message.get("Subject") or "").split())
+    if subject:
+        metadata["subject"] = subject
+        elements.append(Title(text=subject))
+    lines = []
+    for header, key in EMAIL_FIELDS:
+        value = " ".join(str(message.get(header) or "").split())
+        if value:
+            metadata[key] = value
+            lines.append(f"{header}: {value}")
+    if lines:
+        elements.append(NarrativeText(text="\n".join(lines)))
+    return elements
 
 
 def parse_file(path_str: str, file_type: str) -> ParsedFile:
@@ -225,7 +255,12 @@ def parse_file(path_str: str, file_type: str) -> ParsedFile:
             parsed = parse_text(text, fallback_title=printable(path.stem), metadata=metadata)
         else:
             raw_elements = _partition(path, file_type, metadata)
-            parsed = assemble(raw_elements, fallback_title=printable(path.stem), metadata=metadata)
+            parsed = assemble(
+                raw_elements,
+                fallback_title=printable(path.stem),
+                metadata=metadata,
+                first_row_header=file_type == "csv",  # a CSV's first row names its columns
+            )
     except (ParseError, MemoryError):
         raise  # a memory error is the worker's to report (ingest.workers): its limit, its setting
     except ImportError as exc:
@@ -249,7 +284,12 @@ def parse_file(path_str: str, file_type: str) -> ParsedFile:
     )
 
 
-def assemble(raw_elements: list[Any], fallback_title: str, metadata: dict[str, Any]) -> ParsedFile:
+def assemble(
+    raw_elements: list[Any],
+    fallback_title: str,
+    metadata: dict[str, Any],
+    first_row_header: bool = False,
+) -> ParsedFile:
     """Join unstructured elements into one text, keeping each element's span, page, section.
     NUL characters are dropped: they carry no text and PostgreSQL cannot store them."""
     parts: list[str] = []
@@ -264,7 +304,7 @@ def assemble(raw_elements: list[Any], fallback_title: str, metadata: dict[str, A
         kind = type(raw).__name__
         html = getattr(getattr(raw, "metadata", None), "text_as_html", None)
         if kind == "Table" and html:
-            text = (table_text(html) or text).replace("\x00", "")
+            text = (table_text(html, first_row_header) or text).replace("\x00", "")
         page = getattr(getattr(raw, "metadata", None), "page_number", None)
         if kind == "Title" and len(text) <= MAX_TITLE_CHARS:
             section = text

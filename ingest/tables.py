@@ -8,7 +8,8 @@ becomes one sentence of "header: value" pairs:
 
     variable: CITED_PORT; default: 8000; meaning: Where cited serve listens.
 
-A table without a header row keeps its cells in order, joined by "; ". Each row ends with a
+A table without a header row keeps its cells in order, joined by "; ", unless its first row
+is known to be the header (a CSV file's, by convention: `first_row_header`). Each row ends with a
 full stop unless its last cell already ends a sentence, so the sentence splitter quotes one
 row at a time. Deliberately not done: merged cells (colspan/rowspan) are read as single
 cells; nested tables are flattened.
@@ -57,15 +58,16 @@ class _Rows(HTMLParser):
             self._cell.append(data)
 
 
-def table_text(html: str) -> str | None:
-    """One line per body row ("header: value; ..."), or None when `html` holds no rows."""
+def table_text(html: str, first_row_header: bool = False) -> str | None:
+    """One line per body row ("header: value; ..."), or None when `html` holds no rows.
+    `first_row_header`: the first row names the columns even without th cells."""
     parser = _Rows()
     parser.feed(html)
     parser.close()
     headers: list[str] = []
     lines: list[str] = []
-    for cells, is_header in parser.rows:
-        if is_header and not lines:
+    for index, (cells, is_header) in enumerate(parser.rows):
+        if (is_header or (first_row_header and index == 0)) and not lines:
             headers = cells
             continue
         if headers and len(headers) == len(cells):

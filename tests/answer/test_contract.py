@@ -134,6 +134,33 @@ def test_footnote_markers_inside_a_quoted_sentence_are_not_citations(readers: Re
     assert answer.citations[0].quote == text and answer.sentences[0].support == 1.0
 
 
+def test_one_quote_held_by_two_overlapping_chunks_is_one_citation(readers: Readers) -> None:
+    """Overlapping chunks of one document both hold a CSV row: a sentence citing both gets
+    one citation of that span, not [1] and [2] of the same words."""
+    from answer import SupportChecker
+    from answer.text import Claim
+    from answer.verify import verify
+    from retrieve import Passage
+
+    row = "office: HQ; city: Hamburg; manager: Anna Berg."
+    first = "office: West; city: Bremen; manager: Ole Lund.\n" + row
+    second = row + "\noffice: South; city: Munich; manager: Jonas Weber."
+    start = 200
+    passages = [
+        Passage(1, "d", "default", "Offices", "/d/offices.csv", None, None, start,
+                start + len(first), first, 1.0, 0.9),
+        Passage(2, "d", "default", "Offices", "/d/offices.csv", None, None,
+                start + len(first) - len(row), start + len(first) - len(row) + len(second),
+                second, 0.9, 0.8),
+    ]  # fmt: skip
+    checker = SupportChecker(readers.support)
+    verified = verify("q?", [Claim(row, (1, 2))], passages, checker, "generative", "m")
+    answer = verified.answer
+    assert len(answer.citations) == 1, answer.citations
+    assert answer.answer == row.removesuffix(".") + " [1]."
+    assert answer.sentences[0].citations == (1,)
+
+
 def test_answers_hold_the_contract_on_every_store(
     database_url: str, embedder: SentenceTransformerEmbedder, readers: Readers, tmp_path: Path
 ) -> None:

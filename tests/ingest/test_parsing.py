@@ -54,6 +54,17 @@ def test_pptx_and_csv(tmp_path: Path) -> None:
     assert "Tromso" in parse_file(str(tmp_path / "t.csv"), "csv").text
 
 
+def test_csv_rows_are_named_by_the_header_row_as_table_rows_are(tmp_path: Path) -> None:
+    (tmp_path / "offices.csv").write_text(
+        "office,city,manager\nHQ,Hamburg,Anna Berg\nSouth,Munich,Jonas Weber\n"
+    )
+    parsed = parse_file(str(tmp_path / "offices.csv"), "csv")
+    assert parsed.text == (
+        "office: HQ; city: Hamburg; manager: Anna Berg.\n"
+        "office: South; city: Munich; manager: Jonas Weber."
+    )
+
+
 def test_table_rows_become_one_sentence_each_with_their_column_names(tmp_path: Path) -> None:
     (tmp_path / "settings.md").write_text(
         "# Settings\n\n| setting | default | meaning |\n|---|---|---|\n"
@@ -82,9 +93,18 @@ def test_email(tmp_path: Path) -> None:
         "Outage",
     )
     message.set_content("The backup generator in hall B starts within 9 seconds of a power cut.")
+    message["Date"] = "Mon, 07 Dec 2026 10:00:00 +0000"
     (tmp_path / "outage.eml").write_bytes(bytes(message))
     parsed = parse_file(str(tmp_path / "outage.eml"), "email")
     assert "hall B starts within 9 seconds" in parsed.text
+    assert parsed.title == "Outage"  # its Subject, not its file name
+    assert parsed.text.startswith(
+        "Outage\n\nFrom: ops@example.org\nTo: all@example.org\n"
+        "Date: Mon, 07 Dec 2026 10:00:00 +0000\n\n"
+    )
+    assert parsed.metadata["from"] == "ops@example.org" and parsed.metadata["subject"] == "Outage"
+    for element in parsed.elements:
+        assert parsed.text[element.start : element.end].strip()
 
 
 def test_non_utf8_text_is_decoded_by_detection(tmp_path: Path) -> None:
