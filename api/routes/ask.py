@@ -58,7 +58,7 @@ def ask(body: AskRequest, request: Request, services: ServicesDep, key: Asker) -
     question = body.question
     if body.history:
         history = [Turn(turn.role, turn.content) for turn in body.history]
-        question = services.answers.standalone(question, history, body.mode)
+        question = services.answers.standalone(question, history, body.mode, where)
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
         stream = services.answers.stream(question, mode=body.mode, top_k=body.top_k, scope=where)
         return StreamingResponse(

@@ -138,7 +138,7 @@ def chat_completions(body: ChatRequest, services: ServicesDep, key: Asker) -> An
         include_usage = bool((body.stream_options or {}).get("include_usage"))
 
         def run() -> Answer:
-            standalone = answers.standalone(question, history)
+            standalone = answers.standalone(question, history, scope=where)
             return answers.ask(standalone, scope=where)
 
         return StreamingResponse(
@@ -146,7 +146,7 @@ def chat_completions(body: ChatRequest, services: ServicesDep, key: Asker) -> An
             media_type="text/event-stream",
             headers=sse.HEADERS,
         )
-    answer = answers.ask(answers.standalone(question, history), scope=where)
+    answer = answers.ask(answers.standalone(question, history, scope=where), scope=where)
     services.metrics.answered(answer.mode, answer.abstained)
     contract = answer.to_dict()
     return {
