@@ -60,9 +60,23 @@ async def _refuse(send: Send, limit: int) -> None:
     await send_error(send, too_large(limit), close=True)
 
 
+def route_label(scope: Scope, root_path: str) -> str:
+    """What a request is counted under: its route's template (`/v1/documents/{document_id}`,
+    not the raw path: ids would explode the label set); for a mounted app, such as the page's
+    files, the mount path (`/static`), which a mount adds to the scope's `root_path` (ASGI);
+    "unmatched" when neither took it (a 404 for a path nothing serves)."""
+    template = getattr(scope.get("route"), "path", None)
+    if template:
+        return str(template)
+    mounted = str(scope.get("root_path", ""))
+    if mounted != root_path and mounted.startswith(root_path):
+        return mounted[len(root_path) :]
+    return "unmatched"
+
+
 class RequestMetrics:
-    """Count every request by its route template (not its raw path: ids would explode the
-    label set), status and time to the last byte."""
+    """Count every request by its route (`route_label`), status and time to the last
+    byte."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -73,6 +87,7 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        root_path = str(scope.get("root_path", ""))  # before a mount extends it
         status = 500
 
         async def watched(message: Message) -> None:
@@ -84,6 +99,5 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, watched)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)
+            route = route_label(scope, root_path)
+            self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
