@@ -265,6 +265,22 @@ def folder_labels(task: Task, config: Any, setting: str) -> tuple[str, ...]:
     return tuple(labels)
 
 
+class _RustPairs:
+    """Pairs tokenized by the base model's Rust tokenizer (truncated longest first and
+    padded, as transformers' tokenizer does for the torch path), as numpy arrays."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+
+    def __call__(self, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+        encoded = self._tokenizer.encode_batch(pairs)
+        return {
+            "input_ids": np.asarray([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": np.asarray([e.attention_mask for e in encoded], dtype=np.int64),
+            "token_type_ids": np.asarray([e.type_ids for e in encoded], dtype=np.int64),
+        }
+
+
 class PairScorer:
     """Scores (first, second) text pairs with one reading model, loaded on first use (once,
     thread-safe). `probabilities()` returns one row per pair over `labels`."""
@@ -296,9 +312,60 @@ class PairScorer:
         # with "Already borrowed"; tokenizing a batch takes well under a millisecond.
         self._tokenize = threading.Lock()
 
+    def _cached_bundled(self) -> LoadedModel | None:
+        """The shipped model from its cached ONNX export alone (no torch): its delta's
+        checksum checked, labels and length from the delta's metadata, the base model's
+        Rust tokenizer. None when no export is cached."""
+        if self.model_name != BUNDLED or self.fast_path_dir is None:
+            return None
+        try:
+            manifest = json.loads((self.weights / MANIFEST.name).read_text(encoding="utf-8"))
+            entry = manifest[self.task]
+        except (OSError, ValueError, KeyError):
+            return None
+        key = f"{self.task}-{entry['sha256'][:20]}"
+        path = self.fast_path_dir / f"{key}.onnx"
+        if not path.is_file():
+            return None
+        delta = self.weights / entry["file"]
+        if sha256(delta) != entry["sha256"]:
+            raise ConfigError(
+                f"model weights {delta} do not match their checksum in {MANIFEST.name} "
+                "(corrupt or edited); reinstall cited or run `make models`"
+            )
+        import onnxruntime
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        from index.onnx_fast import Sessions, default_threads
+
+        with safe_open(str(delta), framework="numpy") as handle:
+            meta = dict(handle.metadata() or {})
+        labels = tuple(json.loads(meta["labels"]))
+        max_length = int(meta["max_length"])
+        base = Path(resolve_model_path(meta.get("base", DEFAULT_MODEL)))
+        tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
+        tokenizer.enable_truncation(max_length, strategy="longest_first")
+        tokenizer.enable_padding()
+        sessions = Sessions(onnxruntime, path, default_threads())
+        inputs = [i.name for i in sessions.inputs()]
+        self._fast = OnnxPairs(sessions, inputs)
+        threshold = entry.get("threshold")
+        return LoadedModel(
+            None,
+            _RustPairs(tokenizer),
+            labels,
+            max_length,
+            f"bundled:{self.task}",
+            None if threshold is None else float(threshold),
+            key,
+        )
+
     @property
     def loaded(self) -> LoadedModel:
         with self._lock:
+            if self._loaded is None:
+                self._loaded = self._cached_bundled()
             if self._loaded is None:
                 if self.model_name == BUNDLED:
                     self._loaded = load_bundled(self.task, self.weights)
@@ -341,9 +408,11 @@ class PairScorer:
 
     def probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """(len(pairs), len(labels)) probabilities; batches sorted by length."""
+        model = self.loaded
+        if isinstance(model.tokenizer, _RustPairs):  # read from the cached export alone
+            return self._numpy_probabilities(model, pairs)
         import torch
 
-        model = self.loaded
         self.pairs_scored += len(pairs)
         out = np.zeros((len(pairs), len(model.labels)), dtype=np.float32)
         if not pairs:
@@ -371,6 +440,26 @@ class PairScorer:
                 else:
                     probs = torch.softmax(logits, dim=-1)
                 out[rows] = probs.numpy()
+        return out
+
+    def _numpy_probabilities(
+        self, model: LoadedModel, pairs: Sequence[tuple[str, str]]
+    ) -> np.ndarray:
+        assert self._fast is not None
+        self.pairs_scored += len(pairs)
+        out = np.zeros((len(pairs), len(model.labels)), dtype=np.float32)
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        for start in range(0, len(order), BATCH):
+            rows = order[start : start + BATCH]
+            with self._tokenize:
+                features = model.tokenizer([pairs[i] for i in rows])
+            logits = self._fast.logits(features).astype(np.float32)
+            if logits.shape[1] == 1:
+                probs = 1.0 / (1.0 + np.exp(-logits))
+            else:
+                shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+                probs = shifted / shifted.sum(axis=1, keepdims=True)
+            out[rows] = probs
         return out
 
     def column(self, probabilities: np.ndarray, label: str) -> np.ndarray:

@@ -11,7 +11,9 @@ enough to move answers across the calibrated threshold.
 The export (a few seconds) happens once per model and is cached as
 <cache_dir>/<key>.onnx, the key derived from the model's weights (the delta's checksum for
 the bundled models, the files of a folder model), written atomically. Any failure keeps
-torch; the reason is logged once.
+torch; the reason is logged once. An export that disagrees with torch is deleted, so a
+cached one has passed the check: a later process reads the bundled models from it alone,
+without loading torch or transformers (answer.models.PairScorer).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class OnnxPairs:
             fast = cls(Sessions(onnxruntime, path, threads), inputs)
             difference = fast._disagreement(network, tokenizer)
             if difference > AGREEMENT:
+                path.unlink(missing_ok=True)  # a cached export is always a checked one
                 raise Unsupported(f"ONNX probabilities differ from torch's by {difference:.3f}")
         except Unsupported as exc:
             log.info("fast ONNX path not used for a reading model (%s); using torch", exc)

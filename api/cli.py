@@ -1,6 +1,7 @@
 """The `cited` command: ingest, docs, search, ask, reindex, config, serve.
 
-Exit codes: 0 success; 1 failure (for `ingest`: some files failed, the rest were ingested);
+Exit codes: 0 success; 1 failure (for `ingest`: some files failed, the rest were ingested;
+for `eval --fail-under`: a threshold was missed);
 2 usage or configuration error; 128 + N stopped by signal N (`ingest`: 130 Ctrl-C, 143 SIGTERM). Errors print one line naming the problem and the fix,
 never a traceback (set CITED_LOG_LEVEL=debug to see one).
 """
@@ -20,6 +21,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from answer.evaluation import THRESHOLD_METRICS
 from answer.types import ANSWER_MODES, AnswerMode
 from ingest import offline
 from ingest.cluster import AUTO
@@ -74,7 +76,9 @@ def _configure_logging(level: str) -> None:
 
 
 class Context:
-    """Settings, built once per invocation; stages are built from them on demand."""
+    """Settings, built once per invocation; stages are built from them on demand. Logging
+    is quiet (warnings) unless CITED_LOG_LEVEL says otherwise, but for `serve` and `ingest`,
+    whose log is what an operator watches: a command's result goes to stdout, alone."""
 
     def __init__(self) -> None:
         from api.settings import Settings
@@ -87,7 +91,8 @@ class Context:
                 for e in exc.errors()
             )
             raise click.UsageError(f"bad setting: {problems}") from None
-        _configure_logging(self.settings.log_level)
+        self.log_level = self.settings.log_level_for(click.get_current_context().info_name)
+        _configure_logging(self.log_level)
 
 
 @contextmanager
@@ -224,7 +229,7 @@ def docs_list(ctx: Context, collection: str | None, limit: int, offset: int, as_
     from api import wiring
 
     with cited_errors():
-        documents = wiring.open_store(ctx.settings).list_documents(collection, limit, offset)
+        documents = wiring.existing_store(ctx.settings).list_documents(collection, limit, offset)
     if as_json:
         emit_json(documents)
         return
@@ -233,7 +238,13 @@ def docs_list(ctx: Context, collection: str | None, limit: int, offset: int, as_
             f"{doc.id}  {doc.collection:<12} {doc.n_chunks:>5} chunks  {doc.title[:50]:<50}  {doc.source}"
         )
     if not documents:
-        click.echo("no documents; add some with `cited ingest PATH`", err=True)
+        where = f"collection {collection!r} of " if collection else ""
+        shown = f" from offset {offset}" if offset else ""
+        click.echo(
+            f"no documents{shown} in {where}the store at {ctx.settings.store_place}; add some "
+            "with `cited ingest PATH`, or point CITED_DATA_DIR at another data folder",
+            err=True,
+        )
 
 
 @docs.command("show")
@@ -245,7 +256,7 @@ def docs_show(ctx: Context, document_id: str, as_json: bool) -> None:
     from api import wiring
 
     with cited_errors():
-        store = wiring.open_store(ctx.settings)
+        store = wiring.existing_store(ctx.settings)
         doc = store.get_document(document_id)
         chunks = store.document_chunks(document_id)
     if as_json:
@@ -269,7 +280,7 @@ def docs_text(ctx: Context, document_id: str) -> None:
     from api import wiring
 
     with cited_errors():
-        text = wiring.open_store(ctx.settings).document_text(document_id)
+        text = wiring.existing_store(ctx.settings).document_text(document_id)
     sys.stdout.write(text)
 
 
@@ -281,8 +292,10 @@ def docs_rm(ctx: Context, document_ids: tuple[str, ...]) -> None:
     from api import wiring
 
     settings = ctx.settings
+    with cited_errors():
+        store = wiring.existing_store(settings)  # not an empty one made to delete from
     with cited_errors(), wiring.store_lock(settings):
-        kb = wiring.knowledge_base(settings, wiring.open_store(settings))
+        kb = wiring.knowledge_base(settings, store)
         removed = kb.delete(list(document_ids))
         kb.flush()
     click.echo(f"removed {len(document_ids)} documents ({len(removed)} chunks)")
@@ -315,12 +328,27 @@ def _answerer(settings: Any) -> tuple[Any, Any]:
     """(knowledge base, question answerer) on the configured store, its model checked."""
     from api import wiring
 
-    kb = wiring.knowledge_base(settings, wiring.open_store(settings))
+    kb = wiring.knowledge_base(settings, wiring.existing_store(settings))
     kb.check_model()
     qa = wiring.question_answerer(
         settings, wiring.retriever(settings, kb, wiring.embedder(settings))
     )
     return kb, qa
+
+
+def _note_if_empty(settings: Any, kb: Any, collection: str | None) -> bool:
+    """On stderr, when the store (or the collection) has no documents: which store that
+    is, so that an answer from the wrong folder is not taken for "the documents do not
+    answer". True when it said so."""
+    if kb.store.count_documents(collection):
+        return False
+    where = f"collection {collection!r} of " if collection else ""
+    click.echo(
+        f"note: {where}the store at {settings.store_place} has no documents; add some with "
+        "`cited ingest PATH`, or point CITED_DATA_DIR at another data folder",
+        err=True,
+    )
+    return True
 
 
 def _scope(collection: str | None, documents: tuple[str, ...], source_prefix: str | None) -> Any:
@@ -366,11 +394,12 @@ def search(
     settings = ctx.settings
     scope = _scope(collection, documents, source_prefix)
     with cited_errors():
-        kb = wiring.knowledge_base(settings, wiring.open_store(settings))
+        kb = wiring.knowledge_base(settings, wiring.existing_store(settings))
         kb.check_model()
         retriever = wiring.retriever(settings, kb, wiring.embedder(settings))
         if query is not None:
             passages = retriever.search(query, top_k or settings.top_k, mode, scope)
+            empty = not passages and _note_if_empty(settings, kb, collection)
     if query is None:
         failed = 0
         for text in _read_lines(queries_file, "query"):
@@ -381,12 +410,13 @@ def search(
                 failed += 1
                 line = {"query": text, "error": {"code": exc.code, "message": exc.message}}
             click.echo(json_line(line))
+        _note_if_empty(settings, kb, collection)
         sys.exit(1 if failed else 0)
     if as_json:
         emit_json([p.to_dict() for p in passages])
         return
-    if not passages:
-        click.echo("no passages found", err=True)
+    if not passages and not empty:
+        click.echo(f"no passages found in the store at {settings.store_place}", err=True)
     for rank, passage in enumerate(passages, 1):
         page = f", p. {passage.page}" if passage.page else ""
         click.echo(f"{rank}. [{passage.score:.3f}] {passage.title} ({passage.source}{page})")
@@ -456,9 +486,11 @@ def ask(
     settings = ctx.settings
     scope = _scope(collection, documents, source_prefix)
     with cited_errors():
-        _, qa = _answerer(settings)
+        kb, qa = _answerer(settings)
         if question is not None:
             answer = qa.ask(question, mode=mode, top_k=top_k, scope=scope)
+            if answer.abstained:
+                _note_if_empty(settings, kb, collection)
             if as_json:
                 emit_json(answer.to_dict())
             else:
@@ -472,12 +504,33 @@ def ask(
             failed += 1
             line = {"question": text, "error": {"code": exc.code, "message": exc.message}}
         click.echo(json_line(line))
+    _note_if_empty(settings, kb, collection)
     sys.exit(1 if failed else 0)
+
+
+def _thresholds(_: click.Context, __: click.Parameter, specs: tuple[str, ...]) -> dict[str, float]:
+    from answer.evaluation import parse_thresholds
+    from index import ConfigError
+
+    try:
+        return parse_thresholds(specs)
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message) from None
 
 
 @cli.command("eval")
 @click.argument("questions_file", type=click.Path(path_type=Path, dir_okay=False))
 @answer_options
+@click.option(
+    "--fail-under",
+    "thresholds",
+    multiple=True,
+    metavar="MEASURE=SHARE[,...]",
+    callback=_thresholds,
+    help="Exit 1 when a measure is under its share (0-1 or a percentage), naming each one "
+    "missed; repeatable. E.g. --fail-under correct=0.8,abstention_recall=75%%. Measures: "
+    f"{', '.join(THRESHOLD_METRICS)}.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_context
 def evaluate(
@@ -488,12 +541,16 @@ def evaluate(
     collection: str | None,
     documents: tuple[str, ...],
     source_prefix: str | None,
+    thresholds: dict[str, float],
     as_json: bool,
 ) -> None:
     """Ask every question of QUESTIONS_FILE (JSON lines: "question", optional "answers",
     "source", "unanswerable") and report retrieval hit@k, answer accuracy, abstention
-    precision and recall, citation validity, the slowest questions and every failure."""
-    from answer.evaluation import Evaluator, read_questions, render
+    precision and recall, citation validity, latency of the warm questions (the first one,
+    which loads the models, is timed apart), the slowest questions and every failure.
+
+    Exits 0, or with --fail-under 1 when a threshold is missed (each one named on stderr)."""
+    from answer.evaluation import Evaluator, missed_thresholds, read_questions, render
     from index import ConfigError
 
     settings = ctx.settings
@@ -506,10 +563,18 @@ def evaluate(
         kb, qa = _answerer(settings)
         scope = _scope(collection, documents, source_prefix)
         report = Evaluator(qa, kb.document_text, mode=mode, top_k=top_k, scope=scope).run(questions)
+        _note_if_empty(settings, kb, collection)
+    missed = missed_thresholds(report.metrics, thresholds)
     if as_json:
-        emit_json(report.to_dict())
+        emit_json({**report.to_dict(), "thresholds": thresholds, "missed": missed})
     else:
         click.echo(render(report))
+    for line in missed:
+        click.echo(f"threshold missed (--fail-under): {line}", err=True)
+    if thresholds and not missed:
+        met = ", ".join(f"{name} >= {least:.1%}" for name, least in thresholds.items())
+        click.echo(f"thresholds met: {met}", err=True)
+    sys.exit(1 if missed else 0)
 
 
 @cli.command()
@@ -521,8 +586,9 @@ def reindex(ctx: Context, reembed: bool) -> None:
     from index import ConfigError
 
     settings = ctx.settings
+    with cited_errors():
+        store = wiring.existing_store(settings)  # not an empty one made to index
     with cited_errors(), wiring.store_lock(settings):
-        store = wiring.open_store(settings)
         kb = wiring.knowledge_base(settings, store)
         if reembed:
             model = wiring.document_encoder(settings, wiring.embedder(settings))
@@ -571,13 +637,22 @@ def prepare(ctx: Context) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
 def config(ctx: Context, as_json: bool) -> None:
-    """Print the effective settings (secrets masked)."""
-    shown = ctx.settings.public()
+    """Print the settings in force (secrets masked), each with where it comes from: the
+    environment, its default, or what leaving it unset means."""
+    from api import wiring
+
+    settings = ctx.settings
+    shown = settings.public(wiring.in_force(settings))
     if as_json:
         emit_json(shown)
         return
+    sources = settings.sources()
+    folder = settings.data_dir
+    state = "exists" if folder.is_dir() else "does not exist: `cited ingest` makes it"
+    click.echo(f"# data folder: {folder} ({state})")
     for key, value in shown.items():
-        click.echo(f"CITED_{key.upper()}={value}")
+        line = f"CITED_{key.upper()}={'' if value is None else value}"
+        click.echo(f"{line:<60} # {sources[key]}")
 
 
 @cli.command()
@@ -616,7 +691,7 @@ def serve(ctx: Context, host: str | None, port: int | None, insecure: bool | Non
         app,
         host=host,
         port=port or settings.port,
-        log_level=settings.log_level,
+        log_level=ctx.log_level,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     StoppingServer(config, app.state.services.jobs.stop).run()

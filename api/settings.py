@@ -20,12 +20,37 @@ from index.vectors import KindChoice
 from ingest.pipeline import default_parse_workers
 from retrieve.types import Mode
 
+LogLevel = Literal["debug", "info", "warning", "error"]
+# What a setting left unset means, where that is not a value of its own.
+UNSET_MEANS = {
+    "database_url": "<data dir>/cited.db",
+    "database_read_url": "every read goes to CITED_DATABASE_URL",
+    "files_dir": "<data dir>/files",
+    "model_cache_dir": "the user's cache",
+    "mmr_lambda": "off",
+    "rerank_model": "off",
+    "abstain_threshold": "the answer model's calibrated threshold",
+    "llm_base_url": "no language model: extractive answers only",
+    "llm_model": "no language model",
+    "llm_api_key": "none sent",
+    "api_keys": "no keys (loopback only)",
+    "api_keys_file": "none",
+    "log_level": "warning; info for serve and ingest",
+}
+# What a default is made of, where that is not plain.
+DEFAULT_MEANS = {
+    "data_dir": "./data of the working directory",
+    "parse_workers": "from this machine's CPUs",
+}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITED_", extra="ignore")
 
     data_dir: Path = Field(
-        Path("data"), description="Where the SQLite store and vector index live."
+        Path("data"),
+        description="Where the SQLite store and vector index live; a relative path is taken "
+        "from the working directory once, at start (so every message names it absolutely).",
     )
     database_url: SecretStr | None = Field(
         None,
@@ -227,7 +252,17 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="`cited serve` bind address.")
     port: int = Field(8000, ge=1, le=65535, description="`cited serve` port.")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: LogLevel | None = Field(
+        None,
+        description="Log lines (to stderr) at this level and above; unset = warning for the "
+        "commands that print a result (ask, search, eval, docs, config, ...), info for "
+        "`cited serve` and `cited ingest` (their logs are the operator's view).",
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
 
     @field_validator("embedding_model")
     @classmethod
@@ -332,8 +367,31 @@ class Settings(BaseSettings):
             return None
         return self.model_dir
 
-    def public(self) -> dict[str, Any]:
-        """Effective settings for display, secrets masked."""
+    def log_level_for(self, command: str | None) -> LogLevel:
+        """The level in force for a `cited` command (CITED_LOG_LEVEL, else its default)."""
+        if self.log_level is not None:
+            return self.log_level
+        return "info" if command in ("serve", "ingest") else "warning"
+
+    @property
+    def store_place(self) -> str:
+        """Where the store is, for messages: the data folder when the store is the SQLite
+        file in it (the default), else the database URL (password hidden)."""
+        if self.database_url is None:
+            return str(self.data_dir)
+        return make_url(self.database).render_as_string(hide_password=True)
+
+    @property
+    def store_file(self) -> Path | None:
+        """The SQLite file of the store, or None for a server database (or in memory)."""
+        url = make_url(self.database)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database).absolute()
+
+    def public(self, in_force: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Settings for display, secrets masked, with the values in force where a setting
+        is unset but has one (`in_force`: those known only by the stages, by name)."""
         shown: dict[str, Any] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
@@ -343,9 +401,31 @@ class Settings(BaseSettings):
                 value = make_url(self.database_read).render_as_string(hide_password=True)
             elif name == "model_cache_dir":
                 value = str(self.model_dir)  # the effective folder, also when unset
+            elif name == "files_dir":
+                value = str(self.uploads_dir)
+            elif name == "log_level":
+                value = self.log_level_for(None)
+            elif name in (in_force or {}) and value is None:
+                value = (in_force or {})[name]
             elif isinstance(value, SecretStr):
                 value = "**********" if value.get_secret_value() else ""
             elif isinstance(value, Path):
                 value = str(value)
             shown[name] = value
         return shown
+
+    def sources(self) -> dict[str, str]:
+        """Where each setting's value comes from: "environment" (CITED_...), "default", or
+        "unset: <what that means>"."""
+        given = self.model_fields_set
+        sources = {}
+        for name in type(self).model_fields:
+            if name in given:
+                sources[name] = "environment"
+            elif name in UNSET_MEANS:
+                sources[name] = f"unset: {UNSET_MEANS[name]}"
+            else:
+                sources[name] = (
+                    f"default: {DEFAULT_MEANS[name]}" if name in DEFAULT_MEANS else "default"
+                )
+        return sources

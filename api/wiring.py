@@ -3,7 +3,12 @@ on behalf of the stages."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from answer import ChatClient, ExtractiveAnswerer, PairScorer, QuestionAnswerer, SupportChecker
+from answer.extractive import DEFAULT_THRESHOLD
+from answer.models import BUNDLED, MANIFEST
 from api.settings import Settings
 from index import (
     ConfigError,
@@ -24,7 +29,48 @@ from retrieve import CrossEncoderReranker, Retriever
 
 
 def open_store(settings: Settings) -> Store:
+    """The store, made if it is not there (for the commands that write: ingest, serve)."""
     return Store(settings.database, settings.database_read)
+
+
+def existing_store(settings: Settings) -> Store:
+    """The store, for the commands that only read it (or remove from it): refused when its
+    SQLite file is not there, naming where it was looked for and how to point at the right
+    one, instead of making an empty store (and data folder) that answers "no documents"."""
+    path = settings.store_file
+    if path is not None and not path.is_file():
+        if settings.database_url is not None:
+            where = f"{path} (CITED_DATABASE_URL) does not exist"
+        elif not settings.data_dir.is_dir():
+            where = f"the data folder {settings.data_dir} does not exist"
+        else:
+            where = f"the data folder {settings.data_dir} has no {path.name}"
+        if "data_dir" not in settings.model_fields_set:
+            where += " (CITED_DATA_DIR is unset: ./data of the working directory)"
+        raise ConfigError(
+            f"no cited store: {where}. Point CITED_DATA_DIR at the data folder that `cited "
+            "ingest` wrote (export CITED_DATA_DIR=/path/to/data), or run `cited ingest PATH` "
+            "to make a store there"
+        )
+    return open_store(settings)
+
+
+def in_force(settings: Settings) -> dict[str, Any]:
+    """Values the stages use where a setting is unset (for `cited config`)."""
+    return {"abstain_threshold": abstain_threshold(settings.answer_model)}
+
+
+def abstain_threshold(answer_model: str) -> float:
+    """The abstention threshold extractive answers use when CITED_ABSTAIN_THRESHOLD is
+    unset: the shipped answer model's calibrated one (its manifest), else the default for a
+    model that brings none. Read without loading the model."""
+    if answer_model == BUNDLED:
+        try:
+            entry = json.loads(MANIFEST.read_text(encoding="utf-8"))["answer"]
+            return float(entry["threshold"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # loading the model says what is wrong with it
+    return DEFAULT_THRESHOLD
 
 
 def store_lock(settings: Settings) -> WriterLock | DatabaseWriterLock:

@@ -25,11 +25,9 @@ left out of pooling) are embedded with torch under `onnx`, and refused under `in
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,7 +41,7 @@ from index.embedder import (
     resolve_model_path,
 )
 from index.errors import ConfigError
-from index.onnx_fast import PROBES, Unsupported, cache_key, export_model, pooling
+from index.onnx_fast import PROBES, ModelFiles, Unsupported, cache_key, export_model, pooling
 
 log = logging.getLogger(__name__)
 
@@ -61,45 +59,6 @@ ONNX_BATCH = 8
 def index_model_name(model_name: str, kind: DocumentEncoderKind) -> str:
     """What the store records as the model of its vectors."""
     return model_name + INT8_SUFFIX if kind == "int8" else model_name
-
-
-@dataclass(frozen=True)
-class ModelFiles:
-    """What ingestion needs to know of a sentence-transformers model folder, read from its
-    files without loading it."""
-
-    path: Path
-    max_seq_length: int
-    dimension: int
-    document_prompt: str
-
-    @classmethod
-    def read(cls, folder: str) -> ModelFiles:
-        """Unsupported when the folder lacks what the ONNX path needs."""
-        path = Path(folder)
-        try:
-            modules = json.loads((path / "modules.json").read_text())
-            config = json.loads((path / "sentence_bert_config.json").read_text())
-            pooling_folder = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
-            pool = json.loads((path / pooling_folder / "config.json").read_text())
-            extra = path / "config_sentence_transformers.json"
-            prompts = json.loads(extra.read_text()).get("prompts") or {} if extra.exists() else {}
-        except (OSError, ValueError, KeyError, StopIteration) as exc:
-            raise Unsupported(
-                f"not a sentence-transformers folder cited can read ({exc})"
-            ) from None
-        if not (path / "tokenizer.json").exists():
-            raise Unsupported("no tokenizer.json (a fast tokenizer)")
-        if not (pool.get("pooling_mode_mean_tokens") or pool.get("pooling_mode_cls_token")):
-            raise Unsupported(f"pooling {pool}")
-        if prompts.get("document") and not pool.get("include_prompt", True):
-            raise Unsupported("prompts excluded from pooling")
-        return cls(
-            path,
-            int(config["max_seq_length"]),
-            int(pool["word_embedding_dimension"]),
-            str(prompts.get("document") or ""),
-        )
 
 
 def quantize_ffn(fp32: Path) -> Path:
@@ -156,16 +115,8 @@ class OnnxDocumentEncoder:
             try:
                 files = ModelFiles.read(resolve_model_path(self.base_name))
                 self._session, self._inputs = self._open(files)
-                from tokenizers import Tokenizer
-
-                source = (files.path / "tokenizer.json").read_text()
-                self._tokenizer = Tokenizer.from_str(source)  # for the model: cut and padded
-                self._tokenizer.enable_truncation(files.max_seq_length)
-                self._tokenizer.enable_padding()
-                plain = Tokenizer.from_str(source)  # for chunking: whole texts
-                plain.no_truncation()
-                plain.no_padding()
-                self._plain = RustTokenizer(plain)
+                self._tokenizer = files.tokenizer(padded=True)  # for the model
+                self._plain = RustTokenizer(files.tokenizer(padded=False))  # for chunking
             except (Unsupported, OSError, RuntimeError, ValueError, TypeError, ImportError) as exc:
                 # A model the path cannot read, or an export that cannot be made or read
                 # (a read-only cache folder, an exporter error): torch embeds instead, unless

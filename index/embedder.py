@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from index.errors import ConfigError
-from index.onnx_fast import OnnxEncoder
+from index.onnx_fast import ModelFiles, OnnxEncoder, Unsupported
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -123,7 +123,10 @@ class HFTokenizer:
 
 
 class SentenceTransformerEmbedder:
-    """Loads the model on first use (once, thread-safe) and embeds with it."""
+    """Loads the model on first use (once, thread-safe) and embeds with it. Questions and a
+    few texts go through the ONNX fast path when there is one: opened from the model's
+    files and its cached export without torch (the model is then never loaded for them),
+    else exported from the model loaded in torch."""
 
     def __init__(
         self,
@@ -147,10 +150,13 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
         self._model: SentenceTransformer | None = None
         self._fast: OnnxEncoder | None = None
+        self._fast_tried = False  # the cached export was looked for (once)
+        self._prompts: dict[str, str] = {}  # prompt name -> text, of the fast path's model
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        """True once questions can be embedded (by the fast path or the loaded model)."""
+        return self._model is not None or self._fast is not None
 
     @property
     def model(self) -> SentenceTransformer:
@@ -178,11 +184,38 @@ class SentenceTransformerEmbedder:
             ) from exc
         model.eval()  # once: the forward passes of _embed_few assume it
         log.info("embedding model loaded model=%s device=%s", self.model_name, model.device)
-        if self.fast_path_dir is not None and model.device.type == "cpu":
+        if self._fast is None and self.fast_path_dir is not None and model.device.type == "cpu":
             import torch
 
             self._fast = OnnxEncoder.load(model, path, self.fast_path_dir, torch.get_num_threads())
+            self._prompts = {k: v for k, v in (model.prompts or {}).items() if v}
         return model
+
+    def _fast_path(self) -> OnnxEncoder | None:
+        """The ONNX encoder for a few texts, or None (torch embeds them). The cached export
+        is tried first, without torch; failing that, loading the model makes one."""
+        if self.fast_path_dir is None:
+            return None
+        if self.device == "cpu":  # elsewhere ("auto"), the loaded model says where it runs
+            with self._lock:
+                if self._fast is None and not self._fast_tried:
+                    self._fast_tried = True
+                    self._fast = self._cached(self.fast_path_dir)
+        if self._fast is None:
+            _ = self.model  # exports on CPU, when the model allows it
+        return self._fast
+
+    def _cached(self, cache_dir: Path) -> OnnxEncoder | None:
+        try:
+            files = ModelFiles.read(resolve_model_path(self.model_name))
+        except Unsupported as exc:
+            log.info("no torch-free question path for this model (%s)", exc)
+            return None
+        encoder = OnnxEncoder.cached(files, cache_dir)
+        if encoder is not None:
+            prompts = {"query": files.query_prompt, "document": files.document_prompt}
+            self._prompts = {k: v for k, v in prompts.items() if v}
+        return encoder
 
     @property
     def dimension(self) -> int:
@@ -210,15 +243,17 @@ class SentenceTransformerEmbedder:
         return int(model.max_seq_length or 512) - specials - prompt_tokens
 
     def _embed_few(self, texts: Sequence[str], prompt_name: str) -> np.ndarray:
-        """A direct forward pass for a handful of texts: `encode()` costs ~7 ms of set-up per
-        call here, more than embedding one short sentence."""
+        """The fast path, or a direct forward pass for a handful of texts: `encode()` costs
+        ~7 ms of set-up per call here, more than embedding one short sentence."""
+        fast = self._fast_path()
+        if fast is not None:
+            prefix = self._prompts.get(prompt_name, "")
+            return fast.embed([prefix + t for t in texts])
         import torch
         from sentence_transformers.util import batch_to_device
 
         model = self.model
         prompt = (model.prompts or {}).get(prompt_name) or None
-        if self._fast is not None:
-            return self._fast.embed([(prompt or "") + t for t in texts])
         with torch.inference_mode():
             features = batch_to_device(model.preprocess(list(texts), prompt=prompt), model.device)
             output = model(features)["sentence_embedding"].float().cpu().numpy()

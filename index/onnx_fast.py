@@ -7,14 +7,19 @@ index. Used for questions and the handful of sentences an answer scores, never f
 ingestion (torch batches big inputs as fast).
 
 The export (about 1 s) happens once per model and is cached as
-<cache_dir>/<key>.onnx, keyed by the model folder's contents, written atomically. Models
-this does not cover (pooling other than mean or CLS, prompts excluded from pooling, any
-export or agreement failure) keep using torch; the reason is logged once.
+<cache_dir>/<key>.onnx, keyed by the model folder's contents, written atomically, and
+kept only once its vectors agree with torch's. Once it is cached, questions need neither
+torch nor transformers: `OnnxEncoder.cached` opens it with the model folder's Rust
+tokenizer (importing sentence-transformers and loading the model in torch cost ~6 s of a
+`cited ask` here). Models this does not cover (pooling other than mean or CLS, prompts
+excluded from pooling, any export or agreement failure) keep using torch; the reason is
+logged once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -22,6 +27,7 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,61 @@ AGREEMENT = 1e-4  # largest allowed difference from torch's normalized vectors
 
 class Unsupported(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """What the ONNX paths need to know of a sentence-transformers model folder, read from
+    its files without loading it (no torch, no transformers)."""
+
+    path: Path
+    max_seq_length: int
+    dimension: int
+    document_prompt: str
+    query_prompt: str = ""
+
+    @classmethod
+    def read(cls, folder: str) -> ModelFiles:
+        """Unsupported when the folder lacks what the ONNX path needs."""
+        path = Path(folder)
+        try:
+            modules = json.loads((path / "modules.json").read_text())
+            config = json.loads((path / "sentence_bert_config.json").read_text())
+            pooling_folder = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
+            pool = json.loads((path / pooling_folder / "config.json").read_text())
+            extra = path / "config_sentence_transformers.json"
+            prompts = json.loads(extra.read_text()).get("prompts") or {} if extra.exists() else {}
+        except (OSError, ValueError, KeyError, StopIteration) as exc:
+            raise Unsupported(
+                f"not a sentence-transformers folder cited can read ({exc})"
+            ) from None
+        if not (path / "tokenizer.json").exists():
+            raise Unsupported("no tokenizer.json (a fast tokenizer)")
+        if not (pool.get("pooling_mode_mean_tokens") or pool.get("pooling_mode_cls_token")):
+            raise Unsupported(f"pooling {pool}")
+        if any(prompts.values()) and not pool.get("include_prompt", True):
+            raise Unsupported("prompts excluded from pooling")
+        return cls(
+            path,
+            int(config["max_seq_length"]),
+            int(pool["word_embedding_dimension"]),
+            str(prompts.get("document") or ""),
+            str(prompts.get("query") or ""),
+        )
+
+    def tokenizer(self, padded: bool) -> Any:
+        """The folder's Rust tokenizer (`tokenizers` alone): `padded`, cut at the model's
+        length and padded, as the model reads a batch; else whole texts (chunking)."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_str((self.path / "tokenizer.json").read_text())
+        if padded:
+            tokenizer.enable_truncation(self.max_seq_length)
+            tokenizer.enable_padding()
+        else:
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+        return tokenizer
 
 
 def cache_key(model_path: str, max_seq_length: int, cache_dir: Path) -> str:
@@ -160,32 +221,79 @@ def _session(onnxruntime: Any, path: Path, threads: int) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def default_threads() -> int:
+    """The threads a run may use when torch is not there to say (its default: every CPU
+    this process may run on, unless OMP_NUM_THREADS says otherwise)."""
+    configured = os.environ.get("OMP_NUM_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class Sessions:
     """An ONNX model run on every core, or on one when another run is in flight: on a few
     cores, concurrent runs that each spread over every core only fight over them
-    (bench/serve.py: 8 clients); a lone run still gets every core."""
+    (bench/serve.py: 8 clients); a lone run still gets every core.
+
+    The one-thread session is made when runs first overlap (about 0.1 s, paid by that
+    run), not at load: a command that asks one question never needs it."""
 
     def __init__(self, onnxruntime: Any, path: Path, threads: int) -> None:
+        self._onnxruntime = onnxruntime
+        self._path = path
         self._session = _session(onnxruntime, path, threads)
-        self._single = _session(onnxruntime, path, 1) if threads > 1 else self._session
+        self._single: Any = None if threads > 1 else self._session
         self._in_flight = 0
         self._count = threading.Lock()
+        self._making = threading.Lock()
+
+    def _one_thread(self) -> Any:
+        with self._making:
+            if self._single is None:
+                self._single = _session(self._onnxruntime, self._path, 1)
+            return self._single
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """The model's first output for `feeds`."""
         with self._count:
-            session = self._session if self._in_flight == 0 else self._single
+            alone = self._in_flight == 0
             self._in_flight += 1
         try:
+            session = self._session if alone else self._one_thread()
             output: np.ndarray = session.run(None, feeds)[0]
         finally:
             with self._count:
                 self._in_flight -= 1
         return output
 
+    def inputs(self) -> list[Any]:
+        """The model's inputs (name, type, shape), in order."""
+        return list(self._session.get_inputs())
+
+
+class RustBatchTokenizer:
+    """The call OnnxEncoder makes of a Hugging Face tokenizer (a batch, padded, cut at
+    `max_length`, as numpy arrays), answered by the `tokenizers` library alone: the same
+    ids, without importing transformers (or torch)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer  # truncation and padding enabled (ModelFiles.tokenizer)
+
+    def __call__(self, texts: list[str], **_: Any) -> dict[str, np.ndarray]:
+        encoded = self._tokenizer.encode_batch(texts)
+        return {
+            "input_ids": np.asarray([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": np.asarray([e.attention_mask for e in encoded], dtype=np.int64),
+            "token_type_ids": np.asarray([e.type_ids for e in encoded], dtype=np.int64),
+        }
+
 
 class OnnxEncoder:
-    """Normalized embeddings from the ONNX export of a loaded SentenceTransformer."""
+    """Normalized embeddings from the ONNX export of a SentenceTransformer: `load` from the
+    model loaded in torch (exporting it on first use), `cached` from its files and the
+    export alone, without torch."""
 
     def __init__(
         self, sessions: Sessions, tokenizer: Any, inputs: list[str], max_length: int
@@ -225,6 +333,7 @@ class OnnxEncoder:
             expected = model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
             difference = float(np.abs(encoder.embed(PROBES) - expected).max())
             if difference > AGREEMENT:
+                path.unlink()  # a cached export is one that agreed: `cached` trusts it
                 raise Unsupported(f"ONNX vectors differ from torch's by {difference:.1e}")
         except Unsupported as exc:
             log.info("fast ONNX path not used for this model (%s); using torch", exc)
@@ -234,6 +343,28 @@ class OnnxEncoder:
             return None
         log.info("fast ONNX path ready path=%s", path)
         return encoder
+
+    @classmethod
+    def cached(
+        cls, files: ModelFiles, cache_dir: Path, threads: int | None = None
+    ) -> OnnxEncoder | None:
+        """The encoder from the model's files and its cached export, without torch; None
+        when no export is cached (`load` makes one) or it cannot be opened. A cached export
+        is one `load` or the document encoder checked against torch when making it."""
+        path = cache_dir / f"{cache_key(str(files.path), files.max_seq_length, cache_dir)}.onnx"
+        if not path.is_file():
+            return None
+        try:
+            import onnxruntime
+
+            sessions = Sessions(onnxruntime, path, threads or default_threads())
+            inputs = [i.name for i in sessions.inputs()]
+            tokenizer = RustBatchTokenizer(files.tokenizer(padded=True))
+        except (ImportError, RuntimeError, ValueError, OSError, TypeError) as exc:
+            log.warning("cached ONNX export unusable, loading the model instead error=%s", exc)
+            return None
+        log.info("questions embedded by the cached ONNX export, without torch path=%s", path)
+        return cls(sessions, tokenizer, inputs, files.max_seq_length)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._tokenize:

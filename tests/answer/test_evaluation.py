@@ -10,7 +10,10 @@ from answer.evaluation import (
     Outcome,
     from_source,
     judge,
+    missed_thresholds,
+    parse_thresholds,
     read_questions,
+    render,
     summarize,
 )
 from index import ConfigError
@@ -89,8 +92,10 @@ def test_a_source_matches_whole_path_parts() -> None:
     assert not from_source("/a/usage.md", "docs/usage.md")
 
 
-def outcome(expected: str, abstained: bool, correct: bool, ms: float) -> Outcome:
-    return Outcome("q?", 1, expected, abstained, correct, None, 1, 0, ms, "a", None, None)
+def outcome(
+    expected: str, abstained: bool, correct: bool, ms: float, warm_up: bool = False
+) -> Outcome:
+    return Outcome("q?", 1, expected, abstained, correct, None, 1, 0, ms, "a", None, None, warm_up)
 
 
 def test_the_summary_counts_abstention_as_the_positive_class() -> None:
@@ -108,3 +113,51 @@ def test_the_summary_counts_abstention_as_the_positive_class() -> None:
     assert m["correct"] == 0.5 and m["retrieval_hit_at_k"] is None
     assert [o.ms for o in report.slowest][:2] == [40.0, 30.0]
     assert len(report.failures) == 2
+
+
+def test_the_warm_up_question_is_timed_apart() -> None:
+    report = summarize(
+        [
+            outcome("answer", False, True, 9000.0, warm_up=True),  # loaded the models
+            outcome("answer", False, True, 10.0),
+            outcome("answer", False, False, 30.0),
+        ]
+    )
+    m = report.metrics
+    assert m["warm_up_ms"] == 9000.0 and m["timed_questions"] == 2
+    assert m["latency_ms_p50"] == 20.0 and m["latency_ms_p95"] == 29.0
+    assert [o.ms for o in report.slowest] == [30.0, 10.0]
+    assert m["correct"] == round(2 / 3, 4)  # its answer counts
+    shown = render(report)
+    assert "latency p50 / p95 (2 warm questions)" in shown and "9000.0 ms" in shown
+    alone = summarize([outcome("answer", False, True, 9000.0, warm_up=True)]).metrics
+    assert alone["latency_ms_p50"] is None and alone["timed_questions"] == 0
+
+
+def test_thresholds_are_parsed_as_shares_or_percentages() -> None:
+    assert parse_thresholds(["correct=0.8, abstention_recall=75%", "answered=1"]) == {
+        "correct": 0.8,
+        "abstention_recall": 0.75,
+        "answered": 1.0,
+    }
+    assert parse_thresholds([]) == {}
+    for bad, says in [
+        ("declined=0.7", "names no measure; use one of correct, "),
+        ("correct", "give correct the least share"),
+        ("correct=high", "from 0 to 1 or as a percentage"),
+        ("correct=1.2", "correct=0.8 or correct=80%"),
+        ("latency_ms_p95=0.5", "names no measure"),
+    ]:
+        with pytest.raises(ConfigError, match=says):
+            parse_thresholds([bad])
+
+
+def test_each_missed_threshold_is_named() -> None:
+    metrics = {"correct": 0.724, "answered": 0.9, "abstention_recall": None}
+    assert missed_thresholds(metrics, {"correct": 0.8, "answered": 0.9}) == [
+        "correct 72.4% is under 80.0%"
+    ]
+    assert missed_thresholds(metrics, {"abstention_recall": 0.5}) == [
+        'abstention_recall was not measured: no question is marked "unanswerable"'
+    ]
+    assert missed_thresholds(metrics, {}) == []

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,37 @@ def test_the_onnx_fast_path_agrees_with_torch(readers: Readers, tmp_path: Path) 
     assert np.allclose(fast.probabilities(PAIRS), readers.support.probabilities(PAIRS), atol=1e-3)
     again = PairScorer("support", fast_path_dir=tmp_path)  # the cached export is reused
     assert again.fast and len(list(tmp_path.glob("*.onnx"))) == 1
+
+
+LONG = " ".join(f"Clause {i} of the lease says the tenant pays {i} euros." for i in range(60))
+
+
+@pytest.mark.slow
+def test_a_cached_export_reads_pairs_alone_without_torch(readers: Readers, tmp_path: Path) -> None:
+    """Once the export is cached, a new process reads the shipped models from it with the
+    Rust tokenizer (no torch, no transformers), with torch's probabilities, long pairs
+    truncated the same way."""
+    pairs = [*PAIRS, (LONG, "The tenant pays 12 euros."), ("Who pays?", LONG)]
+    for task in ("support", "answer"):
+        assert PairScorer(task, fast_path_dir=tmp_path).fast  # exported and checked
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from answer import PairScorer\n"
+        f"pairs = {pairs!r}\n"
+        "out = {t: PairScorer(t, fast_path_dir=Path(sys.argv[1])).probabilities(pairs).tolist()"
+        " for t in ('support', 'answer')}\n"
+        "out['imported'] = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+        "print(json.dumps(out))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    out = json.loads(run.stdout)
+    assert out["imported"] == []
+    assert np.allclose(out["support"], readers.support.probabilities(pairs), atol=1e-3)
+    assert np.allclose(out["answer"], readers.answer.probabilities(pairs), atol=1e-3)
 
 
 def copy_weights(tmp_path: Path) -> Path:

@@ -80,6 +80,7 @@ def test_human_output_lists_numbered_sources_with_quotes(ingested: tuple[Path, P
     _, data = ingested
     result = run_cited(data, "ask", "What do the glassblowers of Murano cool their vases in?")
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no log lines around the answer unless CITED_LOG_LEVEL asks
     answer, sources = result.stdout.split("\nSources:\n")
     assert "[1]" in answer
     assert sources.startswith("[1] ") and "page.html" in sources.splitlines()[0]
@@ -102,6 +103,12 @@ def test_questions_file_gives_one_json_answer_per_line(
     assert [line["abstained"] for line in lines] == [False, False, True]
     assert "40 minutes" in lines[0]["answer"] and "waning moon" in lines[1]["answer"]
     assert result.stderr.count("embedding model loaded") <= 1  # models load once
+
+    logged = run_cited(data, "ask", "--questions", str(questions), env={"CITED_LOG_LEVEL": "info"})
+    again = [json.loads(line)["answer"] for line in logged.stdout.splitlines()]
+    assert again == [line["answer"] for line in lines]  # the same answers; logs on stderr
+    assert "questions embedded by the cached ONNX export, without torch" in logged.stderr
+    assert "embedding model loaded" not in logged.stderr  # the export made at ingestion
 
     questions.write_text('{"query": "no question field"}\n')
     bad = run_cited(data, "ask", "--questions", str(questions))

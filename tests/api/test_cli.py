@@ -114,7 +114,12 @@ def test_search_runs_a_file_of_queries_with_the_model_loaded_once(
     assert lines[0]["passages"][0]["text"].endswith(GOOD_FACTS["notes.txt"])
     assert len(lines[1]["passages"]) == 2
     assert lines[2]["error"]["code"] == "bad_configuration"
-    assert ran.stderr.count("embedding model loaded") == 1
+    assert not ran.stderr  # quiet by default: the results alone, on stdout
+    logged = run_cited(
+        data, "search", "--queries", str(queries), "--top-k", "2", env={"CITED_LOG_LEVEL": "info"}
+    ).stderr
+    loads = logged.count("embedding model loaded") + logged.count("by the cached ONNX export")
+    assert loads == 1, logged  # the model (or its export) is opened once for every query
 
     queries.write_text('{"question": "wrong field"}\n')
     bad = run_cited(data, "search", "--queries", str(queries))
@@ -154,6 +159,54 @@ def test_eval_reports_accuracy_abstention_citations_and_failures(
     questions.write_text('{"question": "ok?"}\n{"answers": ["x"]}\n')
     bad = run_cited(data, "eval", str(questions))
     assert bad.returncode == 2 and 'line 2: expected an object with a "question"' in bad.stderr
+
+
+def test_eval_fails_under_its_thresholds_naming_each_one_missed(
+    corpus: CliCorpus, tmp_path: Path
+) -> None:
+    _, data, _ = corpus
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {"question": "How often does the lighthouse keeper log the tide?", "answers": ["40"]},
+        {"question": "When do the glassblowers cool their vases?", "answers": ["at noon"]},
+        {"question": "What is the capital of Peru?", "unanswerable": True},
+    ]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    failed = run_cited(
+        data,
+        "eval",
+        str(questions),
+        "--json",
+        "--fail-under",
+        "correct=0.9,citation_validity=100%",
+        "--fail-under",
+        "retrieval_hit_at_k=0.5",
+    )
+    assert failed.returncode == 1, failed.stderr
+    assert "threshold missed (--fail-under): correct 66.7% is under 90.0%" in failed.stderr
+    assert "retrieval_hit_at_k was not measured: no question names its" in failed.stderr
+    assert "citation_validity" not in failed.stderr  # met
+    report = json.loads(failed.stdout)
+    assert report["thresholds"] == {
+        "correct": 0.9,
+        "citation_validity": 1.0,
+        "retrieval_hit_at_k": 0.5,
+    }
+    assert len(report["missed"]) == 2
+    metrics = report["metrics"]
+    assert metrics["timed_questions"] == 2 and metrics["warm_up_ms"] > 0
+    assert [o["warm_up"] for o in report["outcomes"]] == [True, False, False]
+    assert all(not o["warm_up"] for o in report["slowest"])
+
+    met = run_cited(data, "eval", str(questions), "--fail-under", "correct=0.6")
+    assert met.returncode == 0, met.stderr
+    assert "thresholds met: correct >= 60.0%" in met.stderr
+    assert "first question (loads the models" in met.stdout
+    assert "latency p50 / p95 (2 warm questions)" in met.stdout
+
+    for bad, says in (("declined=0.7", "names no measure"), ("correct=1.5", "from 0 to 1")):
+        refused = run_cited(data, "eval", str(questions), "--fail-under", bad)
+        assert refused.returncode == 2 and says in refused.stderr, refused.stderr
 
 
 def test_eval_runs_the_docs_question_set_over_the_demo_corpus(tmp_path: Path) -> None:
@@ -245,3 +298,59 @@ def test_config_prints_effective_settings_with_secrets_masked(tmp_path: Path) ->
     assert settings["database_read_url"] == "postgresql+psycopg://reader:***@standby.internal/cited"
     assert settings["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert settings["data_dir"] == str(tmp_path)
+
+
+def test_read_only_commands_elsewhere_name_the_data_folder_and_make_none(tmp_path: Path) -> None:
+    """Run from another folder, CITED_DATA_DIR unset: ./data of that folder is not there,
+    and the commands that only read say so (absolutely) instead of making an empty store."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    data = elsewhere / "data"
+    for args in (
+        ("docs", "list"),
+        ("docs", "show", "abc"),
+        ("docs", "text", "abc"),
+        ("docs", "rm", "abc"),
+        ("search", "tide"),
+        ("ask", "When is the tide logged?"),
+        ("reindex",),
+    ):
+        ran = run_cited(None, *args, cwd=elsewhere)
+        assert ran.returncode == 2, (args, ran.stderr)
+        assert f"the data folder {data} does not exist" in ran.stderr, ran.stderr
+        assert "export CITED_DATA_DIR=" in ran.stderr and "Traceback" not in ran.stderr
+    shown = run_cited(None, "config", cwd=elsewhere)
+    assert shown.returncode == 0, shown.stderr
+    assert f"# data folder: {data} (does not exist" in shown.stdout
+    assert not data.exists()
+
+    manifest = json.loads((Path(__file__).parents[2] / "answer/weights/MANIFEST.json").read_text())
+    lines = dict(line.split("=", 1) for line in shown.stdout.splitlines() if "=" in line)
+    assert lines["CITED_DATA_DIR"].split()[0] == str(data)
+    files, source = lines["CITED_FILES_DIR"].split("#")
+    assert files.strip() == str(data / "files") and source.strip() == "unset: <data dir>/files"
+    assert float(lines["CITED_ABSTAIN_THRESHOLD"].split()[0]) == manifest["answer"]["threshold"]
+    assert lines["CITED_LOG_LEVEL"].split()[0] == "warning"
+    assert "None" not in shown.stdout
+    as_json = json.loads(run_cited(None, "config", "--json", cwd=elsewhere).stdout)
+    assert as_json["files_dir"] == str(data / "files")
+    assert as_json["abstain_threshold"] == manifest["answer"]["threshold"]
+    set_here = run_cited(None, "config", cwd=elsewhere, env={"CITED_TOP_K": "7"}).stdout
+    assert "CITED_TOP_K=7" in set_here and "# environment" in set_here
+
+
+def test_an_empty_store_is_named_where_nothing_is_found(tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    data = tmp_path / "data"
+    assert run_cited(data, "ingest", str(tmp_path / "nothing")).returncode == 0
+    listed = run_cited(data, "docs", "list")
+    assert listed.returncode == 0 and f"no documents in the store at {data};" in listed.stderr
+    searched = run_cited(data, "search", "tide")
+    assert searched.returncode == 0 and not searched.stdout
+    assert f"note: the store at {data} has no documents" in searched.stderr
+    asked = run_cited(data, "ask", "When is the tide logged?")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.startswith("The documents do not answer this question.")
+    assert f"note: the store at {data} has no documents" in asked.stderr
+    scoped = run_cited(data, "docs", "list", "--collection", "hr")
+    assert f"no documents in collection 'hr' of the store at {data}" in scoped.stderr

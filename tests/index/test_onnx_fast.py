@@ -3,8 +3,11 @@ and models it does not cover fall back to torch."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +110,42 @@ def test_a_model_the_fast_path_does_not_cover_keeps_torch(tmp_path: Path) -> Non
     model = SentenceTransformer(modules=[word, pooling], device="cpu")
     assert OnnxEncoder.load(model, "max-pooled", tmp_path, 1) is None
     assert not list(tmp_path.iterdir())
+
+
+NO_TORCH = """
+import json, sys
+from pathlib import Path
+from index import SentenceTransformerEmbedder
+embedder = SentenceTransformerEmbedder(fast_path_dir=Path(sys.argv[1]))
+query = embedder.embed_query(sys.argv[2])
+few = embedder.embed_documents(["The bakery opens at six.", "Rye is fermented for 36 hours."])
+heavy = [m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules]
+print(json.dumps({"query": query.tolist(), "few": few.tolist(), "heavy": heavy,
+                  "ready": embedder.loaded}))
+"""
+
+
+def test_questions_need_no_torch_once_the_export_is_cached(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """The export made once (here, or by `cited prepare`), a new process embeds questions
+    and a few sentences from it and the model's files alone: the same vectors, and none of
+    torch, transformers or sentence-transformers imported (seconds of every `cited ask`)."""
+    cache = tmp_path / "models"
+    SentenceTransformerEmbedder(fast_path_dir=cache).embed_query("export it")
+    question = "How long is the rye sourdough fermented before baking?"
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, str(cache), question],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    out = json.loads(done.stdout)
+    assert out["heavy"] == [] and out["ready"]
+    np.testing.assert_allclose(out["query"], embedder.embed_query(question), atol=1e-5)
+    expected = embedder.embed_documents(
+        ["The bakery opens at six.", "Rye is fermented for 36 hours."]
+    )
+    np.testing.assert_allclose(out["few"], expected, atol=1e-5)
