@@ -10,6 +10,7 @@ from answer.text import Claim, parse_claims, sentence_spans
 from answer.types import (
     ANSWER_MODES,
     NO_ANSWER,
+    REASON_CODES,
     Answer,
     AnswerMode,
     AnswerSentence,
@@ -18,11 +19,13 @@ from answer.types import (
     Event,
     FinalEvent,
     PassagesEvent,
+    ReasonCode,
 )
 
 __all__ = [
     "ANSWER_MODES",
     "NO_ANSWER",
+    "REASON_CODES",
     "Answer",
     "AnswerMode",
     "AnswerSentence",
@@ -36,6 +39,7 @@ __all__ = [
     "PairScorer",
     "PassagesEvent",
     "QuestionAnswerer",
+    "ReasonCode",
     "SupportChecker",
     "Turn",
     "condense",

@@ -27,6 +27,7 @@ from answer.types import (
     Event,
     FinalEvent,
     PassagesEvent,
+    ReasonCode,
 )
 from answer.verify import Verified, abstention, verify
 from index import ConfigError, Scope
@@ -167,8 +168,9 @@ class QuestionAnswerer:
                 else "no retrieved passage is related to the question "
                 f"(best similarity {max(p.similarity for p in passages):.2f})"
             )
+            code: ReasonCode = "unrelated" if passages else "no_passages"
             timings["total"] = _ms(started)
-            yield FinalEvent(abstention(question, reason, mode, model, timings))
+            yield FinalEvent(abstention(question, reason, code, mode, model, timings))
             return
         if mode == "extractive":
             step = time.perf_counter()
@@ -176,7 +178,9 @@ class QuestionAnswerer:
             timings["generate"] = _ms(step)
             if extract.reason:
                 timings["total"] = _ms(started)
-                yield FinalEvent(abstention(question, extract.reason, mode, model, timings))
+                yield FinalEvent(
+                    abstention(question, extract.reason, "not_answered", mode, model, timings)
+                )
                 return
             yield DeltaEvent(" ".join(with_markers(c.text, c.cited) for c in extract.claims))
             step = time.perf_counter()
@@ -232,7 +236,12 @@ class QuestionAnswerer:
         if not reply.strip():
             return Verified(
                 abstention(
-                    question, "the language model returned an empty reply", "generative", model, {}
+                    question,
+                    "the language model returned an empty reply",
+                    "not_answered",
+                    "generative",
+                    model,
+                    {},
                 ),
                 (),
             )
@@ -241,6 +250,7 @@ class QuestionAnswerer:
                 abstention(
                     question,
                     "the language model found no answer in the retrieved passages",
+                    "not_answered",
                     "generative",
                     model,
                     {},

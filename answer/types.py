@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from retrieve import Passage
 
 AnswerMode = Literal["extractive", "generative"]
 ANSWER_MODES: tuple[AnswerMode, ...] = ("extractive", "generative")
+
+# Why an answer abstained, for clients to word it (the `reason` text carries the figures):
+# no_passages: retrieval found nothing; unrelated: what it found is not about the question;
+# not_answered: related passages were read and none answers it; unsupported: a draft was
+# written, but none of its sentences was supported by what it cited.
+ReasonCode = Literal["no_passages", "unrelated", "not_answered", "unsupported"]
+REASON_CODES: tuple[ReasonCode, ...] = get_args(ReasonCode)
 
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -59,11 +66,19 @@ class Answer:
     mode: AnswerMode
     model: str
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    reason_code: ReasonCode | None = None  # set on every abstention the service gives
 
     def __post_init__(self) -> None:
         numbers = [c.n for c in self.citations]
         if numbers != list(range(1, len(numbers) + 1)):
             raise ValueError(f"citations must be numbered 1..n in order, got {numbers}")
+        if self.reason_code is not None and (
+            not self.abstained or self.reason_code not in REASON_CODES
+        ):
+            raise ValueError(
+                f"reason_code {self.reason_code!r} needs an abstention and one of "
+                f"{', '.join(REASON_CODES)}"
+            )
         if self.abstained:
             if self.citations or self.sentences or not self.reason:
                 raise ValueError("an abstention has a reason and no sentences or citations")
@@ -88,6 +103,7 @@ class Answer:
             "answer": self.answer,
             "abstained": self.abstained,
             "reason": self.reason,
+            "reason_code": self.reason_code,
             "sentences": [
                 {"text": s.text, "citations": list(s.citations), "support": round(s.support, 4)}
                 for s in self.sentences

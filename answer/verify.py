@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 from answer.support import SupportChecker, Verdict
 from answer.text import Claim, with_markers
-from answer.types import MARKER, NO_ANSWER, Answer, AnswerMode, AnswerSentence, Citation
+from answer.types import (
+    MARKER,
+    NO_ANSWER,
+    Answer,
+    AnswerMode,
+    AnswerSentence,
+    Citation,
+    ReasonCode,
+)
 from retrieve import Passage
 
 log = logging.getLogger(__name__)
@@ -43,9 +51,14 @@ def _defuse_markers(text: str) -> str:
 
 
 def abstention(
-    question: str, reason: str, mode: AnswerMode, model: str, timings: dict[str, float]
+    question: str,
+    reason: str,
+    code: ReasonCode,
+    mode: AnswerMode,
+    model: str,
+    timings: dict[str, float],
 ) -> Answer:
-    return Answer(question, NO_ANSWER, True, reason, (), (), mode, model, timings)
+    return Answer(question, NO_ANSWER, True, reason, (), (), mode, model, timings, code)
 
 
 def verify(
@@ -132,7 +145,8 @@ def verify(
             reason = "no answer was produced from the passages"
         else:
             reason = "no sentence of the draft answer was supported by the passages it cited"
-        return Verified(abstention(question, reason, mode, model, timings), tuple(rejected))
+        code: ReasonCode = "unsupported" if claims else "not_answered"
+        return Verified(abstention(question, reason, code, mode, model, timings), tuple(rejected))
     answer = Answer(
         question=question,
         answer=" ".join(s.text for s in sentences),

@@ -17,7 +17,7 @@ from api import errors, openapi
 from api.deps import Services
 from api.guard import RequestGuard, allowed_hosts
 from api.middleware import BodyLimit, RequestMetrics
-from api.routes import ask, collections, documents, health, jobs, openai, page, search
+from api.routes import ask, collections, documents, health, jobs, me, openai, page, search
 from api.settings import Settings
 
 
@@ -41,7 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for router in (health, search, ask, documents, jobs, collections, openai):
+    for router in (health, search, ask, documents, jobs, collections, me, openai):
         app.include_router(router.router)
     openapi.install(
         app,

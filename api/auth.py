@@ -132,8 +132,9 @@ class Keys:
     def __init__(self, keys: list[ApiKey]) -> None:
         self.keys = keys
 
-    def check(self, authorization: str | None, scope: ScopeName) -> ApiKey | None:
-        """The caller's key, having `scope`; None when no keys are configured."""
+    def check(self, authorization: str | None, scope: ScopeName | None) -> ApiKey | None:
+        """The caller's key, having `scope` (any valid key for None); None when no keys are
+        configured."""
         if not self.keys:
             return None
         scheme, _, token = (authorization or "").partition(" ")
@@ -148,7 +149,7 @@ class Keys:
                 found = key
         if found is None:
             raise Unauthorized("the API key is not valid; check it with the server's operator")
-        if scope not in found.scopes:
+        if scope is not None and scope not in found.scopes:
             raise Forbidden(
                 f"the API key {found.name!r} lacks the {scope!r} scope "
                 f"(it has {', '.join(sorted(found.scopes))})"

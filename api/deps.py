@@ -12,13 +12,21 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from answer import QuestionAnswerer
+from answer.types import AnswerMode
 from api import wiring
 from api.auth import ApiKey, Keys, ScopeName, check_collection, load_keys_file, parse_keys
 from api.jobs import JobRunner
 from api.metrics import Metrics
 from api.schemas import Filters
 from api.settings import Settings
-from index import KnowledgeBase, Scope, SentenceTransformerEmbedder, SharedWriterLock, Store
+from index import (
+    ConfigError,
+    KnowledgeBase,
+    Scope,
+    SentenceTransformerEmbedder,
+    SharedWriterLock,
+    Store,
+)
 from ingest import Ingestor, Progress, StopRequest
 from retrieve import Retriever
 
@@ -78,6 +86,20 @@ class Services:
         self.store.close()
 
 
+NO_LLM = (
+    'generative answers need a language model server, and this one has none; send "mode": '
+    '"extractive" (or leave "mode" out), or have the operator set CITED_LLM_BASE_URL and '
+    "CITED_LLM_MODEL"
+)
+
+
+def check_mode(answers: QuestionAnswerer, mode: AnswerMode | None) -> None:
+    """Refuse a generative answer on a server without a language model, in the API's terms
+    (the answer stage's own message names the CLI's --mode)."""
+    if (mode or answers.mode) == "generative" and answers.llm is None:
+        raise ConfigError(NO_LLM)
+
+
 def configured_keys(settings: Settings) -> list[ApiKey]:
     keys = []
     if settings.api_keys is not None:
@@ -97,7 +119,7 @@ ServicesDep = Annotated[Services, Depends(_services)]
 _bearer = HTTPBearer(auto_error=False, description="An API key, when the server requires one.")
 
 
-def _caller(scope: ScopeName):  # type: ignore[no-untyped-def]
+def _caller(scope: ScopeName | None):  # type: ignore[no-untyped-def]
     def check(
         request: Request,
         # Declared for the OpenAPI schema (the /docs "Authorize" button); Keys.check reads
@@ -113,13 +135,19 @@ Asker = Annotated[ApiKey | None, Depends(_caller("ask"))]
 Reader = Annotated[ApiKey | None, Depends(_caller("read"))]
 Ingester = Annotated[ApiKey | None, Depends(_caller("ingest"))]
 Deleter = Annotated[ApiKey | None, Depends(_caller("delete"))]
+Caller = Annotated[ApiKey | None, Depends(_caller(None))]  # any valid key, whatever its scopes
 
 
-def request_scope(collection: str | None, filters: Filters | None, key: ApiKey | None) -> Scope:
-    """Where to look: the request's collection and filters, within the key's collections."""
+def request_scope(
+    store: Store, collection: str | None, filters: Filters | None, key: ApiKey | None
+) -> Scope:
+    """Where to look: the request's collection and filters, within the key's collections.
+    A collection that is not there is a 404 naming it, not an answer that the documents say
+    nothing (a misspelt name would read as "no answer")."""
     filters = filters or Filters()
     if collection is not None:
         check_collection(key, collection)
+        store.collection_id(collection)  # NotFoundError naming it
     return Scope(
         collection=collection,
         document_ids=tuple(filters.document_ids),

@@ -15,7 +15,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from answer.types import AnswerMode
+from answer.types import AnswerMode, ReasonCode
+from api.auth import ScopeName
 from api.jobs import FileStatus, JobStatus
 from index.names import COLLECTION_NAME_PATTERN, MAX_COLLECTION_NAME
 from retrieve import MAX_QUERY_CHARS, MAX_TOP_K, Mode, Passage
@@ -72,6 +73,36 @@ class NulFree:
 NUL_FREE = NulFree()
 NulFreeStr = Annotated[str, NUL_FREE]  # any request string that may reach SQL
 
+# Holds a character that is neither white space nor NUL (NulFree keeps a pattern it finds).
+NOT_BLANK_PATTERN = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
+def _refuse_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "is blank (white space only); write what to look for")
+    return value
+
+
+class NotBlank:
+    """Refuses a string of white space only with 422 naming the field, as an empty one is
+    refused (nothing can be searched or answered for it), and says so in the schema."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_refuse_blank, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        shown = handler(schema)
+        shown["pattern"] = NOT_BLANK_PATTERN
+        return shown
+
+
+# A question or a search query: what retrieval reads.
+QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), NotBlank(), NUL_FREE]
+
 CollectionName = Annotated[
     str,
     Field(min_length=1, max_length=MAX_COLLECTION_NAME, pattern=COLLECTION_NAME_PATTERN),
@@ -93,7 +124,7 @@ class SearchRequest(BaseModel):
         json_schema_extra={"examples": [{"query": "parental leave for new staff", "top_k": 5}]},
     )
 
-    query: NulFreeStr = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    query: QueryText
     collection: CollectionName | None = None
     top_k: TopK | None = None
     mode: Mode | None = None
@@ -118,7 +149,7 @@ class AskRequest(BaseModel):
         json_schema_extra={"examples": [{"question": "How many days of leave do new staff get?"}]},
     )
 
-    question: NulFreeStr = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    question: QueryText
     collection: CollectionName | None = None
     top_k: TopK | None = None
     mode: AnswerMode | None = None
@@ -157,6 +188,7 @@ CONTRACT_EXAMPLE: dict[str, Any] = {
     "answer": "New staff get 25 days of paid leave a year [1].",
     "abstained": False,
     "reason": None,
+    "reason_code": None,
     "sentences": [
         {
             "text": "New staff get 25 days of paid leave a year [1].",
@@ -213,6 +245,13 @@ class AnswerOut(BaseModel):
     answer: str
     abstained: bool
     reason: str | None
+    reason_code: ReasonCode | None = Field(
+        description="When abstaining, why, for a client to put in its own words (`reason` "
+        "has the details): `no_passages` (nothing was found), `unrelated` (what was found is "
+        "not about the question), `not_answered` (related passages, none answers it), "
+        "`unsupported` (none of a drafted answer's sentences held up against its quotes); "
+        "null when answered."
+    )
     sentences: list[SentenceOut]
     citations: list[CitationOut]
     mode: AnswerMode
@@ -246,6 +285,29 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "No API key, or not a valid one."},
     403: {"model": ErrorResponse, "description": "The key lacks the scope or the collection."},
 }
+
+
+class CallerOut(BaseModel):
+    """What the caller's API key may do (GET /v1/me)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"keys": True, "name": "hr-bot", "scopes": ["ask"], "collections": ["hr"]}]
+        }
+    )
+
+    keys: bool = Field(description="Whether this server requires API keys.")
+    name: str | None = Field(
+        description="The key's name (its `name` in CITED_API_KEYS_FILE, else `key <n>`, its "
+        "place in CITED_API_KEYS); null without keys."
+    )
+    scopes: list[ScopeName] = Field(
+        description="What it may do: `ask` (ask, search, chat completions), `read` (documents, "
+        "collections, jobs, metrics), `ingest` (upload, create a collection), `delete`."
+    )
+    collections: list[str] | None = Field(
+        description="The collections it may use, by name; null: every collection."
+    )
 
 
 class DocumentOut(BaseModel):

@@ -2,6 +2,7 @@
 
     CitedError                  500 / exit 1   anything cited raises on purpose
     ├── ConfigError             400 / exit 2   a bad setting or argument; the message names it
+    │   └── InvalidRequest                     a request to send otherwise (a blank question)
     ├── HostNotAllowed          400            a Host header this server does not answer for
     ├── Unauthorized            401            no API key, or not a valid one
     ├── Forbidden               403            the key lacks the scope or the collection
@@ -44,6 +45,14 @@ class ConfigError(CitedError):
     status = 400
     exit_code = 2
     code = "bad_configuration"
+
+
+class InvalidRequest(ConfigError):
+    """A request that cannot be answered as sent, such as a blank question. Its code is the
+    one of every request refused for what it holds: with 400 when raised, 422 when the
+    request schema refuses it (api/errors.py)."""
+
+    code = "invalid_request"
 
 
 class NotFoundError(CitedError):

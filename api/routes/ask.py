@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from answer import DeltaEvent, Event, FinalEvent, PassagesEvent
 from answer.followup import Turn
 from api import sse
-from api.deps import Asker, ServicesDep, request_scope
+from api.deps import Asker, ServicesDep, check_mode, request_scope
 from api.metrics import Metrics
 from api.schemas import AUTH_ERRORS, AnswerOut, AskRequest, ErrorResponse, PassageOut
 
@@ -43,6 +43,7 @@ def _events(stream: Iterator[Event], metrics: Metrics) -> Iterator[bytes]:
             "content": {"text/event-stream": {}},
         },
         400: {"model": ErrorResponse},
+        404: {"model": ErrorResponse},
         422: {"model": ErrorResponse},
         502: {"model": ErrorResponse},
         504: {"model": ErrorResponse},
@@ -54,7 +55,8 @@ def ask(body: AskRequest, request: Request, services: ServicesDep, key: Asker) -
     (`document_text[start:end] == quote`) that was checked to support it; when the documents
     do not answer, `abstained` is true and `reason` says why. With `history`, a follow-up
     question is made standalone first."""
-    where = request_scope(body.collection, body.filters, key)
+    where = request_scope(services.store, body.collection, body.filters, key)
+    check_mode(services.answers, body.mode)
     question = body.question
     if body.history:
         history = [Turn(turn.role, turn.content) for turn in body.history]

@@ -66,6 +66,9 @@ def delete_collection(name: NulFreeStr, services: ServicesDep, key: Deleter) -> 
     uploaded originals)."""
     if key is not None and not key.allows(name):
         raise NotFoundError(f"no collection named {name!r}")
+    # Looked up before the writer lock too: a name that is not there is a 404 even while
+    # another process writes (not a 409 telling the caller to wait and try again).
+    services.store.collection_id(name)
     with services.writer:
         collection_id = services.store.collection_id(name)
         sources = list(services.store.known_documents(name))

@@ -28,8 +28,7 @@ from api import sse
 from api.auth import ApiKey
 from api.deps import Asker, ServicesDep, request_scope
 from api.schemas import AUTH_ERRORS, NUL_FREE, ErrorResponse, NulFreeStr
-from index import ConfigError
-from index.errors import ModelNotFound
+from index.errors import InvalidRequest, ModelNotFound
 from retrieve import MAX_QUERY_CHARS
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -92,10 +91,12 @@ def _collection(model: str, services: ServicesDep, key: ApiKey | None) -> str | 
 def _question(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     turns = [m for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
-        raise ConfigError("the last message must be the user's question, and not empty")
+        raise InvalidRequest("the last message must be the user's question, and not empty")
     question = turns[-1].text().strip()
     if len(question) > MAX_QUERY_CHARS:
-        raise ConfigError(f"the question is {len(question)} characters; at most {MAX_QUERY_CHARS}")
+        raise InvalidRequest(
+            f"the question is {len(question)} characters; at most {MAX_QUERY_CHARS}"
+        )
     history = [Turn(m.role, m.text()) for m in turns[:-1]]  # type: ignore[arg-type]
     return question, history
 
@@ -130,7 +131,7 @@ def chat_completions(body: ChatRequest, services: ServicesDep, key: Asker) -> An
     sentence cited (`[n]` markers in the content, `citations` on the message)."""
     collection = _collection(body.model, services, key)
     question, history = _question(body.messages)
-    where = request_scope(collection, None, key)
+    where = request_scope(services.store, collection, None, key)
     answers = services.answers
     completion_id = "chatcmpl-" + uuid.uuid4().hex
     created = int(time.time())

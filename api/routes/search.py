@@ -19,7 +19,12 @@ router = APIRouter(prefix="/v1", tags=["search"])
 @router.post(
     "/search",
     response_model=SearchResponse,
-    responses={400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, **AUTH_ERRORS},
+    responses={
+        400: {"model": ErrorResponse},
+        404: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        **AUTH_ERRORS,
+    },
 )
 def search(body: SearchRequest, services: ServicesDep, key: Asker) -> SearchResponse:
     """The passages that best match the query, best first: hybrid (dense + full text, fused)
@@ -28,6 +33,6 @@ def search(body: SearchRequest, services: ServicesDep, key: Asker) -> SearchResp
         body.query,
         body.top_k or services.settings.top_k,
         body.mode,
-        request_scope(body.collection, body.filters, key),
+        request_scope(services.store, body.collection, body.filters, key),
     )
     return SearchResponse(passages=[PassageOut.of(p) for p in passages])

@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from answer import NO_ANSWER, ChatClient, ExtractiveAnswerer, QuestionAnswerer, SupportChecker
+from answer import (
+    NO_ANSWER,
+    REASON_CODES,
+    ChatClient,
+    ExtractiveAnswerer,
+    QuestionAnswerer,
+    SupportChecker,
+)
 from answer.support import missing_terms
 from index import KnowledgeBase
 from retrieve import Retriever
@@ -66,9 +73,10 @@ def assert_contract(answer: dict[str, Any], kb: KnowledgeBase) -> None:
     if answer["abstained"]:
         # 4. an abstention says so, with a reason, and cites nothing
         assert answer["answer"] == NO_ANSWER and answer["reason"]
+        assert answer["reason_code"] in REASON_CODES, answer
         assert answer["citations"] == [] and answer["sentences"] == []
         return
-    assert answer["sentences"] and answer["reason"] is None
+    assert answer["sentences"] and answer["reason"] is None and answer["reason_code"] is None
     used: set[int] = set()
     for sentence in answer["sentences"]:
         # 2. every sentence is cited, with citations that exist

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from index import errors
+from index import errors, writer_lock
 from index.errors import CitedError
 from tests.helpers.app import app_client
 
@@ -79,7 +79,7 @@ def test_bad_requests_are_json_with_a_code_and_a_message(tmp_path: Path) -> None
         ({"question": "bees?", "top_k": 0}, 422, "top_k"),
         ({"question": "bees?", "mode": "poetic"}, 422, "mode"),
         ({"question": "bees?", "colour": "red"}, 422, "colour"),
-        ({"question": "   "}, 400, "empty"),
+        ({"question": "   "}, 422, "blank"),
     ]
     with app_client(tmp_path / "data") as client:
         for body, status, word in cases:
@@ -93,3 +93,102 @@ def test_bad_requests_are_json_with_a_code_and_a_message(tmp_path: Path) -> None
         assert broken.status_code == 422 and broken.json()["error"]["code"] == "invalid_request"
         missing = client.get("/v1/nothing-here")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_a_blank_question_is_an_invalid_request_everywhere(tmp_path: Path) -> None:
+    with app_client(tmp_path / "data") as client:
+        answers = [
+            client.post("/v1/ask", json={"question": " \t\n"}),
+            client.post("/v1/search", json={"query": "   "}),
+            client.post(
+                "/v1/chat/completions",
+                json={"model": "cited", "messages": [{"role": "user", "content": "  "}]},
+            ),
+        ]
+        spec = client.get("/openapi.json").json()["components"]["schemas"]
+    assert [a.status_code for a in answers] == [422, 422, 400]
+    assert {a.json()["error"]["code"] for a in answers} == {"invalid_request"}
+    assert "question: is blank" in answers[0].json()["error"]["message"]
+    assert "query: is blank" in answers[1].json()["error"]["message"]
+    pattern = re.compile(spec["AskRequest"]["properties"]["question"]["pattern"])
+    assert pattern.search("bees?") and not pattern.search(" \t ") and not pattern.search("a\x00")
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/v1/ask", {"question": "How many hives?", "collection": "nosuch"}),
+        ("/v1/ask", {"question": "How many hives?", "collection": "nosuch", "stream": True}),
+        ("/v1/search", {"query": "hives", "collection": "nosuch"}),
+    ],
+)
+def test_an_unknown_collection_is_a_404_naming_it(
+    tmp_path: Path, route: str, body: dict[str, object]
+) -> None:
+    with app_client(tmp_path / "data") as client:
+        client.post("/v1/collections", json={"name": "bees"})
+        answer = client.post(route, json=body)
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["code"] == "not_found"
+    assert "'nosuch'" in answer.json()["error"]["message"]
+
+
+def test_deleting_an_unknown_collection_while_another_process_writes_is_a_404(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    with app_client(data) as client:
+        assert client.post("/v1/collections", json={"name": "bees"}).status_code == 201
+        with writer_lock(data, f"sqlite:///{data / 'cited.db'}"):  # as `cited ingest` holds it
+            missing = client.delete("/v1/collections/nosuch")
+            busy = client.delete("/v1/collections/bees")
+        done = client.delete("/v1/collections/bees")
+    assert missing.status_code == 404, missing.text
+    assert "'nosuch'" in missing.json()["error"]["message"]
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "writer_locked"
+    assert done.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "says"),
+    [
+        (b'{"question": nope}', {"Content-Type": "application/json"}, "line 1, column 14"),
+        (b'{\n  "question":\n  nope}', {"Content-Type": "application/json"}, "line 3, column 3"),
+        (b'{"question": "bees?"}', {}, "no Content-Type"),
+        (b'{"question": "bees?"}', {"Content-Type": "text/plain"}, "Content-Type: text/plain"),
+        (b'["bees?"]', {"Content-Type": "application/json"}, "not an object"),
+        (b"", {"Content-Type": "application/json"}, "no body"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_says_what_to_send(
+    tmp_path: Path, content: bytes, headers: dict[str, str], says: str
+) -> None:
+    with app_client(tmp_path / "data") as client:
+        answer = client.post("/v1/ask", content=content, headers=headers)
+    assert answer.status_code == 422
+    problem = answer.json()["error"]
+    assert problem["code"] == "invalid_request"
+    assert says in problem["message"], problem
+    assert 'send a JSON object such as {"question": ' in problem["message"], problem
+    assert problem["message"].endswith("with Content-Type: application/json"), problem
+
+
+def test_each_route_names_its_own_example_body(tmp_path: Path) -> None:
+    with app_client(tmp_path / "data") as client:
+        search = client.post("/v1/search", content=b"{")
+        collections = client.post("/v1/collections", content=b"{")
+        chat = client.post("/v1/chat/completions", content=b"{")
+    assert '{"query": ' in search.json()["error"]["message"]
+    assert '{"name": "hr"}' in collections.json()["error"]["message"]
+    assert '"messages": [' in chat.json()["error"]["message"]
+
+
+def test_generative_mode_without_a_model_server_names_the_api_field(tmp_path: Path) -> None:
+    with app_client(tmp_path / "data") as client:
+        for stream in (False, True):
+            answer = client.post(
+                "/v1/ask", json={"question": "bees?", "mode": "generative", "stream": stream}
+            )
+            assert answer.status_code == 400, answer.text
+            message = answer.json()["error"]["message"]
+            assert '"mode": "extractive"' in message and "--mode" not in message, message

@@ -61,6 +61,7 @@ class Tab:
     shots: Path
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    found: list[dict[str, Any]] = field(default_factory=list)  # the last answer's passages
 
     def open(self) -> Tab:
         self.page.goto(self.base + "/")
@@ -68,11 +69,13 @@ class Tab:
 
     def ask(self, question: str) -> dict[str, Any]:
         """Type the question, press Enter, wait for the answer to settle; the final answer
-        contract as the server sent it."""
+        contract as the server sent it (its `passages` event in `found`)."""
         with self.page.expect_response(lambda r: r.url.endswith("/v1/ask")) as info:
             self.page.fill("#question", question)
             self.page.press("#question", "Enter")
         contract = final_event(info.value)
+        events = sse_events(info.value.text().splitlines())
+        self.found = next((data["passages"] for name, data in events if name == "passages"), [])
         self.settled().wait_for()
         return contract
 

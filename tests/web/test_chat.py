@@ -4,6 +4,7 @@ cited quote highlighted in its passage, exactly the citation's quote."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -68,15 +69,43 @@ def test_a_pdf_citation_names_its_page_and_links_the_original_there(tab: Tab) ->
     assert original.ok and original.body().startswith(b"%PDF")
 
 
-def test_an_abstention_is_shown_with_its_reason_not_as_an_error(tab: Tab) -> None:
-    contract = tab.ask(ABSENT[0])
-    assert contract["abstained"] and contract["reason"]
+# What the page says of a decline, by the answer's reason_code.
+DECLINED = {
+    "no_passages": "Nothing in your documents matched this question.",
+    "unrelated": "None of the passages found is about this.",
+    "not_answered": "None of the passages found answers this.",
+    "unsupported": "none of its sentences was backed by the passage it cited",
+}
+
+
+# Today the first is declined as unrelated (best similarity 0.04), the second as not
+# answered (best P(answers) 0.01).
+@pytest.mark.parametrize("question", ["What is the capital of Peru?", ABSENT[1]])
+def test_a_decline_is_said_for_people_with_the_closest_passages(tab: Tab, question: str) -> None:
+    contract = tab.ask(question)
+    assert contract["abstained"] and contract["reason_code"] in DECLINED, contract
+    assert re.search(r"\d\.\d\d", contract["reason"])  # the figures stay in the JSON
     answer = tab.settled()
     assert answer.get_attribute("data-state") == "abstained"
     assert answer.locator(".chip").count() == 0
     assert answer.locator("[role=alert]").count() == 0
     text = answer.text_content() or ""
-    assert "Not answered by your documents" in text and contract["reason"] in text
+    assert "Not answered by your documents" in text
+    assert DECLINED[contract["reason_code"]] in text
+    assert contract["reason"] not in text and not re.search(r"\d\.\d\d|P\(|threshold", text)
+    expect(answer.get_by_role("button", name="Copy answer")).to_have_count(0)
+
+    closest = answer.get_by_role("list", name="Closest passages").get_by_role("listitem")
+    assert 0 < closest.count() == min(3, len(tab.found))
+    first = tab.found[0]
+    assert first["title"] in (closest.first.text_content() or "")
+    closest.first.get_by_role("button").click()
+    expect(tab.page.locator("#source-passage mark")).to_have_text(first["text"])
+    tab.screenshot("declined")
+    expect(tab.page.locator("#source-meta")).to_contain_text("Passage 1")
+    assert tab.page.locator("#source-note").text_content() == ""
+    tab.page.keyboard.press("Escape")
+    expect(closest.first.get_by_role("button")).to_be_focused()
 
 
 def test_a_follow_up_is_understood_from_the_conversation(tab: Tab) -> None:

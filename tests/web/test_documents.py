@@ -1,16 +1,19 @@
 """The documents panel in a real browser: upload by drag-and-drop and by the file picker,
 each file's outcome, the new document listed and cited, deletion after confirmation (never
-cited again), the upload limit (413), and the collection picker."""
+cited again), the upload limit (413), an upload that waits for another writer, and the
+collection picker."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from playwright.sync_api import FilePayload, Page, expect
 
+from index import WriterLock
 from tests.web.browser import Tab
 
 pytestmark = pytest.mark.slow
@@ -86,6 +89,30 @@ def test_an_upload_over_the_limit_says_so(tab: Tab) -> None:
     outcome = finished_upload(tab.page)
     assert "huge.txt could not be uploaded: Too large" in outcome and "1 MB" in outcome
     assert tab.page.locator(".upload[role=alert], .upload [role=alert]").count() == 1
+
+
+def test_an_upload_waiting_for_another_writer_says_so(tab: Tab, site: SimpleNamespace) -> None:
+    page = tab.page
+    upload = page.locator(".upload").first
+    with WriterLock(site.data):  # another writer (a `cited ingest`) holds the store
+        page.set_input_files(
+            "#file-input",
+            files=[FilePayload(name="heron.txt", mimeType="text/plain", buffer=HERON.encode())],
+        )
+        expect(upload).to_contain_text("waiting for another ingestion to finish")
+        expect(upload.locator("progress")).to_be_visible()
+        job = page.request.get(tab.base + "/v1/jobs").json()
+        assert job["queue"]["running"]["status"] == "waiting", job["queue"]
+        page.wait_for_timeout(1_000)  # still waiting, still saying so
+        expect(upload).to_contain_text("waiting for another ingestion to finish")
+        assert upload.get_attribute("data-state") == "uploading"
+    try:
+        assert "heron.txt: added" in finished_upload(page)  # it goes on once the lock is free
+        assert "waiting" not in (upload.text_content() or "")
+    finally:
+        page.locator(".doc", has_text="Heron log").get_by_role("button", name="Delete").click()
+        page.locator("#confirm-dialog").get_by_role("button", name="Delete").click()
+        expect(page.locator(".doc", has_text="Heron log")).to_have_count(0)
 
 
 def test_a_new_collection_is_picked_filled_and_asked_alone(tab: Tab) -> None:

@@ -1,17 +1,21 @@
 """How the page holds up: a 375 px phone screen, light and dark colour schemes, a server
-that cannot be reached (at load and mid-conversation), and the screenshots (the README's
-picture is the desktop one: `make screenshots` refreshes docs/screenshot.png)."""
+that cannot be reached (at load and mid-conversation), a layout that fills the window
+exactly whatever it holds (only the conversation scrolls, never the page), and the
+screenshots (the README's picture is the desktop one: `make screenshots` refreshes
+docs/screenshot.png)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.web.browser import PHONE, Tab, new_tab, refuse
+from tests.web.browser import DESKTOP, PHONE, Tab, new_tab, refuse
+from tests.web.corpus import WEB_QUESTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +31,91 @@ def phone(browser: Browser, site: SimpleNamespace, tmp_path: Path) -> Iterator[T
 
 def fits(tab: Tab) -> bool:
     return bool(tab.page.evaluate("document.documentElement.scrollWidth <= innerWidth"))
+
+
+# Where the page's parts are, in CSS pixels of the window, and how far each scroller is.
+GEOMETRY = """() => {
+    const box = (selector) => {
+        const node = document.querySelector(selector);
+        const { top, bottom } = node.getBoundingClientRect();
+        return { top, bottom };
+    };
+    const log = document.getElementById("conversation");
+    return {
+        height: innerHeight,
+        rootScroll: [document.documentElement.scrollTop, document.body.scrollTop, scrollY],
+        rootOverflow: document.documentElement.scrollHeight - innerHeight,
+        header: box(".top"),
+        banner: box("#banner"),
+        layout: box(".layout"),
+        composer: box(".composer"),
+        conversation: { scrollTop: log.scrollTop, overflow: log.scrollHeight - log.clientHeight },
+    };
+}"""
+
+
+def geometry(tab: Tab) -> dict[str, Any]:
+    return dict(tab.page.evaluate(GEOMETRY))
+
+
+def fills_the_window(where: dict[str, Any], below: str = "header") -> None:
+    """The layout runs from under the header (or the banner) to the window's bottom edge,
+    the composer at its foot, and the page itself has nothing to scroll."""
+    assert where["rootScroll"] == [0, 0, 0] and where["rootOverflow"] <= 0, where
+    assert where["header"]["top"] == 0, where
+    assert where["layout"]["top"] == pytest.approx(where[below]["bottom"], abs=1), where
+    assert where["layout"]["bottom"] == pytest.approx(where["height"], abs=1), where
+    assert where["composer"]["bottom"] == pytest.approx(where["height"], abs=1), where
+
+
+def test_only_the_conversation_scrolls(tab: Tab) -> None:
+    """Four answers overflow the conversation: it scrolls, the page never does (the header
+    stays, nothing grey below the composer)."""
+    for question in WEB_QUESTIONS:
+        tab.ask(question)
+        tab.page.wait_for_timeout(600)  # any smooth scroll has ended
+        fills_the_window(geometry(tab))
+    where = geometry(tab)
+    assert where["conversation"]["overflow"] > 0 and where["conversation"]["scrollTop"] > 0
+    expect(tab.settled()).to_be_in_viewport()
+    tab.page.keyboard.press("PageDown")  # nor with keys from the page
+    tab.page.locator("#question").focus()
+    tab.page.keyboard.press("Shift+Tab")
+    fills_the_window(geometry(tab))
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_layout_fills_the_window_whatever_it_holds(
+    browser: Browser, site: SimpleNamespace, tmp_path: Path, viewport: dict[str, int]
+) -> None:
+    """A collection with no documents (little to show) fills the window as a full one does,
+    with the banner hidden and shown."""
+    context, tab = new_tab(browser, site.base, tmp_path, viewport=viewport)
+    page = tab.page
+    page.request.post(site.base + "/v1/collections", data={"name": "empty shelf"})
+    try:
+        page.add_init_script("localStorage.setItem('cited.collection', 'empty shelf')")
+        tab.open()
+        expect(page.locator("#docs-status")).to_have_text("No documents yet. Add some above.")
+        expect(page.locator("#welcome")).to_be_visible()
+        fills_the_window(geometry(tab))
+
+        page.route("**/v1/collections", refuse)
+        page.get_by_role("button", name="New chat").click()
+        page.reload()
+        expect(page.locator("#banner")).to_be_visible()
+        fills_the_window(geometry(tab), below="banner")
+        page.unroute("**/v1/collections")
+        page.get_by_role("button", name="Retry").click()
+        expect(page.locator("#banner")).to_be_hidden()
+        fills_the_window(geometry(tab))
+
+        tab.ask("How many hives are in the rooftop apiary?")  # a short conversation
+        fills_the_window(geometry(tab))
+        tab.check()
+    finally:
+        page.request.delete(site.base + "/v1/collections/empty%20shelf")
+        context.close()
 
 
 def test_the_page_works_on_a_375px_screen(phone: Tab) -> None:

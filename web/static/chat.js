@@ -1,25 +1,108 @@
 // The conversation: questions sent to POST /v1/ask as a stream, the draft shown as it is
 // generated, then replaced by the verified answer (every [n] a chip that opens the source
-// panel) or by an abstention with its reason. Earlier turns go with each question as
-// `history`, so a follow-up ("where did he train?") is understood.
+// panel) or by an abstention, said in words for people (by its reason_code) with the
+// closest passages found to look at. Earlier turns go with each question as `history`, so
+// a follow-up ("where did he train?") is understood.
 //
 // An answer's element carries data-state: searching -> drafting -> verified | abstained |
 // error | stopped. Text from the server is inserted as text only (dom.js).
+//
+// Only the conversation scrolls (never the page): it follows a growing answer while the
+// reader is at its end, and stops following once they scroll up (see Follow).
 
 import { $, append, basename, clear, el } from "./dom.js";
 
 const HISTORY_TURNS = 6; // earlier messages sent with a question (3 exchanges)
+const PLACEHOLDER = "Ask a question about your documents";
+const CLOSEST = 3; // passages offered to look at when the documents do not answer
+const EXCERPT = 220; // characters of a passage shown in the list of closest ones
+// A decline in words for people, by the answer's reason_code (its `reason` keeps the
+// figures, for the JSON and the server's log).
+const DECLINED = {
+  no_passages: "Nothing in your documents matched this question.",
+  unrelated: "None of the passages found is about this.",
+  not_answered: "None of the passages found answers this.",
+  unsupported:
+    "An answer was drafted, but none of its sentences was backed by the passage it cited, so none is shown.",
+};
+const DECLINED_OTHERWISE = "Your documents do not seem to answer this.";
+const AT_BOTTOM_PX = 8; // this close to the end of the conversation counts as at its end
+const UP_KEYS = new Set(["ArrowUp", "PageUp", "Home"]);
+
+/** Keeps the end of `pane` in view as its content grows or the pane shrinks, while the
+ * reader is at its end. Scrolling up (wheel, keys, touch, the scrollbar) stops following,
+ * at once, so that text arriving meanwhile does not pull them back; scrolling back to the
+ * end follows again. Scrolls are instant: a smooth one would pass through positions that
+ * read as the reader scrolling away. */
+class Follow {
+  constructor(pane) {
+    this.pane = pane;
+    this.on = true;
+    this.held = false; // a pointer or a finger is down on the pane: the reader scrolls it
+    const hold = () => {
+      this.held = true;
+    };
+    const release = () => {
+      if (!this.held) return;
+      this.held = false;
+      this.on = this.atEnd();
+    };
+    const away = () => {
+      this.on = false;
+    };
+    let last = pane.scrollTop;
+    pane.addEventListener("scroll", () => {
+      // At the end: follow. Moved up: the reader left it. Moved down short of the end (the
+      // text grew meanwhile): as it was.
+      if (this.atEnd()) this.on = true;
+      else if (pane.scrollTop < last) this.on = false;
+      last = pane.scrollTop;
+    });
+    pane.addEventListener("wheel", (event) => event.deltaY < 0 && away(), { passive: true });
+    pane.addEventListener("keydown", (event) => UP_KEYS.has(event.key) && away());
+    // A finger holds from touchstart to touchend (its pointer is cancelled once it scrolls);
+    // a mouse or pen, on the scrollbar, from pointerdown to pointerup.
+    pane.addEventListener("touchstart", hold, { passive: true });
+    pane.addEventListener("pointerdown", (event) => event.pointerType !== "touch" && hold());
+    for (const name of ["touchend", "touchcancel"]) window.addEventListener(name, release);
+    for (const name of ["pointerup", "pointercancel"]) {
+      window.addEventListener(name, (event) => event.pointerType !== "touch" && release());
+    }
+    new MutationObserver(() => this.keep()).observe(pane, {
+      childList: true,
+      subtree: true,
+      characterData: true,
+    });
+    new ResizeObserver(() => this.keep()).observe(pane);
+  }
+
+  atEnd() {
+    return this.pane.scrollHeight - this.pane.scrollTop - this.pane.clientHeight <= AT_BOTTOM_PX;
+  }
+
+  keep() {
+    if (this.on && !this.held) this.pane.scrollTop = this.pane.scrollHeight;
+  }
+
+  /** Follow from now on (a question was just sent). */
+  start() {
+    this.on = true;
+    this.keep();
+  }
+}
 
 export class Chat {
-  constructor(api, sources, collection) {
+  constructor(api, sources, collection, may) {
     this.api = api;
     this.sources = sources;
     this.collection = collection; // () -> the selected collection, or "" for all
+    this.may = may; // (scope) -> whether the API key has it
     this.turns = []; // {question, answer: contract} of finished, verified or abstained turns
     this.running = null; // AbortController of the question being answered
     this.form = $("ask-form");
     this.input = $("question");
     this.log = $("conversation");
+    this.follow = new Follow(this.log);
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();
@@ -37,6 +120,8 @@ export class Chat {
     this.stop();
     this.turns = [];
     clear(this.log).append($("welcome-template").content.cloneNode(true));
+    this.adapt();
+    this.follow.start();
     this.sources.close();
     this.input.focus();
   }
@@ -45,9 +130,20 @@ export class Chat {
     if (this.running) this.running.abort();
   }
 
+  /** Offer what the API key may do: without `ask` the question box is off; without
+   * `ingest` the welcome does not invite to add documents. */
+  adapt() {
+    const ask = this.may("ask");
+    this.input.disabled = !ask;
+    this.input.placeholder = ask ? PLACEHOLDER : "This API key may not ask questions";
+    $("send").disabled = !ask || Boolean(this.running);
+    const invite = document.getElementById("welcome-add");
+    if (invite) invite.hidden = !this.may("ingest");
+  }
+
   busy(running) {
     this.running = running;
-    $("send").disabled = Boolean(running);
+    $("send").disabled = Boolean(running) || this.input.disabled;
     $("stop").hidden = !running;
   }
 
@@ -63,13 +159,13 @@ export class Chat {
   }
 
   async send(question = this.input.value.trim()) {
-    if (!question || this.running) return;
+    if (!question || this.running || this.input.disabled) return;
     this.input.value = "";
     const welcome = document.getElementById("welcome");
     if (welcome) welcome.remove();
     const view = new AnswerView(this, question);
     this.log.append(view.turn);
-    view.turn.scrollIntoView({ block: "start", behavior: "smooth" });
+    this.follow.start();
     const controller = new AbortController();
     this.busy(controller);
     const body = { question, history: this.history() };
@@ -151,8 +247,8 @@ class AnswerView {
       this.state("abstained");
       this.body.append(
         el("p", { class: "abstained-title" }, "Not answered by your documents"),
-        el("p", {}, contract.answer),
-        el("p", { class: "reason" }, "Why: ", contract.reason || "no reason given"),
+        el("p", { class: "declined" }, DECLINED[contract.reason_code] || DECLINED_OTHERWISE),
+        this.closest(),
       );
     } else {
       this.state("verified");
@@ -222,13 +318,49 @@ class AnswerView {
     );
   }
 
+  /** The passages found closest to the question, to look at (each opens in the source
+   * panel); null when none was found. */
+  closest() {
+    const shown = this.found.slice(0, CLOSEST);
+    if (!shown.length) return null;
+    return el(
+      "div",
+      { class: "closest" },
+      el("p", {}, shown.length === 1 ? "The closest passage found:" : "The closest passages found:"),
+      el(
+        "ol",
+        { class: "sources", "aria-label": "Closest passages" },
+        shown.map((passage, i) =>
+          el(
+            "li",
+            {},
+            el(
+              "button",
+              {
+                type: "button",
+                class: "source-link",
+                onclick: (event) => this.chat.sources.showPassage(passage, i + 1, event.currentTarget),
+              },
+              passage.title || basename(passage.source),
+              passage.page ? `, page ${passage.page}` : "",
+            ),
+            el("q", {}, excerpt(passage.text)),
+          ),
+        ),
+      ),
+    );
+  }
+
   footer(contract) {
     const details = [contract.mode];
     if (contract.timings_ms && contract.timings_ms.total) {
       details.push(`${Math.round(contract.timings_ms.total)} ms`);
     }
-    const copy = el("button", { type: "button", class: "copy" }, "Copy answer");
-    copy.addEventListener("click", () => this.copy(copy));
+    let copy = null; // a decline has nothing to copy
+    if (!contract.abstained) {
+      copy = el("button", { type: "button", class: "copy" }, "Copy answer");
+      copy.addEventListener("click", () => this.copy(copy));
+    }
     const asked = this.turn.querySelector(".question p").textContent;
     return el(
       "footer",
@@ -243,16 +375,12 @@ class AnswerView {
 
   async copy(button) {
     const contract = this.contract;
-    let text = contract.answer;
-    if (contract.citations.length) {
-      text +=
-        "\n\nSources:\n" +
-        contract.citations
-          .map((c) => `[${c.n}] ${c.title || basename(c.source)}${c.page ? `, page ${c.page}` : ""}: "${c.quote}"`)
-          .join("\n");
-    } else if (contract.reason) {
-      text += `\n(${contract.reason})`;
-    }
+    const text =
+      contract.answer +
+      "\n\nSources:\n" +
+      contract.citations
+        .map((c) => `[${c.n}] ${c.title || basename(c.source)}${c.page ? `, page ${c.page}` : ""}: "${c.quote}"`)
+        .join("\n");
     try {
       await navigator.clipboard.writeText(text);
       button.textContent = "Copied";
@@ -281,4 +409,12 @@ class AnswerView {
       el("button", { type: "button", onclick: retry }, "Try again"),
     );
   }
+}
+
+/** The start of a passage, cut at a space: "The staging server restarts every…". */
+function excerpt(text) {
+  const flat = text.replace(/\s+/g, " ").trim();
+  if (flat.length <= EXCERPT) return flat;
+  const cut = flat.lastIndexOf(" ", EXCERPT);
+  return `${flat.slice(0, cut > EXCERPT / 2 ? cut : EXCERPT)}…`;
 }

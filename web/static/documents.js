@@ -1,6 +1,6 @@
 // The documents panel: the selected collection's documents (title, type, chunks, when
 // added), uploads by drag-and-drop or file picker with progress and each file's outcome,
-// and deletion after confirmation.
+// and deletion after confirmation; each only when the API key may (`may(scope)`).
 
 import { $, bytes, clear, el, when } from "./dom.js";
 import { confirmDelete } from "./dialogs.js";
@@ -13,12 +13,15 @@ const OUTCOME = {
   updated: "updated",
   unchanged: "unchanged",
   failed: "failed",
+  interrupted: "interrupted",
 };
+const ENDED = ["done", "failed", "interrupted"]; // a job's last statuses
 
 export class Documents {
-  constructor(api, collection, onChange) {
+  constructor(api, collection, may, onChange) {
     this.api = api;
     this.collection = collection; // () -> selected collection, "" for all
+    this.may = may; // (scope) -> whether the API key has it
     this.onChange = onChange; // (deletedId?) after an upload or a delete
     this.list = $("doc-list");
     this.status = $("docs-status");
@@ -59,6 +62,12 @@ export class Documents {
     const query = new URLSearchParams({ limit: PAGE, offset });
     if (collection) query.set("collection", collection);
     $("upload-target").textContent = `Files are added to ${collection ? `“${collection}”` : "the default collection"}.`;
+    if (!this.may("read")) {
+      clear(this.list);
+      $("docs-more").hidden = true;
+      this.status.textContent = "This API key may add files here, not list them.";
+      return;
+    }
     if (!more) this.status.textContent = "Loading documents…";
     try {
       const page = await this.api.json("GET", `/v1/documents?${query}`);
@@ -78,12 +87,11 @@ export class Documents {
 
   item(doc) {
     const title = doc.title || doc.source;
-    const remove = el(
-      "button",
-      { type: "button", class: "delete", "aria-label": `Delete ${title}` },
-      "Delete",
-    );
-    remove.addEventListener("click", () => this.remove(doc, remove));
+    let remove = null; // only for a key that may delete
+    if (this.may("delete")) {
+      remove = el("button", { type: "button", class: "delete", "aria-label": `Delete ${title}` }, "Delete");
+      remove.addEventListener("click", () => this.remove(doc, remove));
+    }
     const facts = [
       doc.file_type.toUpperCase(),
       `${doc.chunks} chunk${doc.chunks === 1 ? "" : "s"}`,
@@ -122,6 +130,7 @@ export class Documents {
   }
 
   async upload(files) {
+    if (!this.may("ingest")) return;
     const total = files.reduce((sum, file) => sum + file.size, 0);
     const names = files.length === 1 ? files[0].name : `${files.length} files`;
     const progress = el("progress", { max: 100, value: 0, "aria-label": `Upload of ${names}` });
@@ -140,7 +149,15 @@ export class Documents {
         progress.value = Math.round((100 * sent) / size);
       });
       progress.removeAttribute("value"); // indeterminate while the server ingests
-      while (!["done", "failed"].includes(job.status)) {
+      if (!this.may("read")) {
+        // The job is there, but this key may not follow it (GET /v1/jobs needs `read`).
+        progress.remove();
+        line.textContent = `${names}: uploaded; the server ingests it (this API key may not follow the ingestion).`;
+        item.dataset.state = "done";
+        dismiss.hidden = false;
+        return;
+      }
+      while (!ENDED.includes(job.status)) {
         line.textContent = describe(job, names);
         this.outcomes(outcomes, job);
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -186,6 +203,8 @@ function describe(job, names) {
       return `${names}: ingesting, ${done} of ${files} done…`;
     case "failed":
       return `${names}: the ingestion failed: ${job.error || "see the server log"}`;
+    case "interrupted":
+      return `${names}: interrupted (${job.error || "the server stopped"}).`;
     default: {
       const counts = new Map();
       for (const file of job.files) counts.set(file.status, (counts.get(file.status) || 0) + 1);

@@ -1,5 +1,12 @@
 // The chat page: wires the API client, the conversation, the source panel, the documents
 // panel and the collection picker together. No framework, no build step.
+//
+// The page adapts to what the API key may do (GET /v1/me: its scopes and collections): it
+// offers only that, instead of showing the 403s of what it may not. Without `ask` the
+// question box is off; without `read` no document is listed (and a quote is shown without
+// its surrounding text); without `ingest` there is no upload and no new collection;
+// without `delete` no Delete button; with neither `read` nor `ingest` no documents panel;
+// a key limited to some collections gets exactly those in the picker, the first chosen.
 
 import { Api } from "./api.js";
 import { Chat } from "./chat.js";
@@ -11,12 +18,17 @@ import { SourcePanel } from "./sources.js";
 const COLLECTION = "cited.collection";
 const narrow = window.matchMedia("(max-width: 900px)");
 
+const EVERY_SCOPE = ["ask", "read", "ingest", "delete"];
+
 const api = new Api(askForKey);
 const picker = $("collection");
 const collection = () => picker.value;
-const sources = new SourcePanel(api);
-const chat = new Chat(api, sources, collection);
-const documents = new Documents(api, collection, (deletedId) => {
+// What the key may do: its scopes, and its collections (null: every one).
+const access = { scopes: new Set(EVERY_SCOPE), collections: null };
+const may = (scope) => access.scopes.has(scope);
+const sources = new SourcePanel(api, may);
+const chat = new Chat(api, sources, collection, may);
+const documents = new Documents(api, collection, may, (deletedId) => {
   if (deletedId) sources.forget(deletedId);
   loadCollections();
 });
@@ -32,34 +44,56 @@ function banner(message) {
   $("banner-text").textContent = message || "";
 }
 
+/** What the key may do, from GET /v1/me; the page then offers only that. */
+async function loadAccess() {
+  try {
+    const me = await api.json("GET", "/v1/me");
+    access.scopes = new Set(me.scopes);
+    access.collections = me.collections;
+  } catch (error) {
+    if (error.status === 401) {
+      banner("This server needs an API key. Retry to give one.");
+    } else {
+      banner(error.status === 0 ? error.message : `The server could not be asked what this page may do: ${error.message}`);
+    }
+    return false;
+  }
+  document.body.classList.toggle("no-documents", !may("read") && !may("ingest"));
+  $("dropzone").hidden = !may("ingest");
+  chat.adapt();
+  return true;
+}
+
 async function loadCollections() {
   const chosen = picker.value || localStorage.getItem(COLLECTION) || "";
+  let listed = [];
   try {
-    const { collections } = await api.json("GET", "/v1/collections");
-    banner(null);
-    clear(picker).append(el("option", { value: "" }, "All collections"));
-    for (const c of collections) {
-      picker.append(el("option", { value: c.name }, `${c.name} (${c.documents})`));
-    }
-    picker.append(el("option", { value: "", "data-new": true }, "New collection…"));
-    picker.value = collections.some((c) => c.name === chosen) ? chosen : "";
-    return true;
+    if (may("read")) listed = (await api.json("GET", "/v1/collections")).collections;
   } catch (error) {
     banner(error.status === 0 ? error.message : `The collections could not be loaded: ${error.message}`);
     return false;
   }
+  banner(null);
+  clear(picker);
+  const counts = new Map(listed.map((c) => [c.name, c.documents]));
+  const label = (name) => (counts.has(name) ? `${name} (${counts.get(name)})` : name);
+  // A key limited to some collections may use those and only those; "all" would be them.
+  const names = access.collections || listed.map((c) => c.name);
+  if (!access.collections) picker.append(el("option", { value: "" }, "All collections"));
+  for (const name of names) picker.append(el("option", { value: name }, label(name)));
+  if (may("ingest") && !access.collections) {
+    picker.append(el("option", { value: "", "data-new": true }, "New collection…"));
+  }
+  picker.value = names.includes(chosen) ? chosen : access.collections ? names[0] || "" : "";
+  return true;
 }
 
-/** Collections and documents load together; the picker starts on the stored choice. */
+/** What the key may do, then the collections (the picker on the stored choice, when it is
+ * still there), then the chosen collection's documents. */
 async function start() {
-  const stored = localStorage.getItem(COLLECTION) || "";
-  if (stored && !picker.value) {
-    picker.append(el("option", { value: stored }, stored));
-    picker.value = stored;
-  }
-  const listed = picker.value;
-  const [loaded] = await Promise.all([loadCollections(), documents.load()]);
-  if (loaded && picker.value !== listed) await documents.load(); // the stored one is gone
+  if (!(await loadAccess())) return;
+  await loadCollections();
+  await documents.load();
 }
 
 picker.addEventListener("change", async () => {

@@ -1,5 +1,7 @@
 // The source panel: a citation's document title, page and passage, the quoted span
 // highlighted in its context, and a link to the original file (at the page, for a PDF).
+// A retrieved passage (offered when the documents do not answer) shows the same way, the
+// passage highlighted.
 //
 // Citation offsets count Unicode code points (Python string indices) into the text that
 // GET /v1/documents/{id}/text returns; JavaScript strings count UTF-16 units, so the text
@@ -10,8 +12,9 @@ import { $, basename, clear, el } from "./dom.js";
 const CONTEXT = 320; // code points of context each side when the passage is unknown
 
 export class SourcePanel {
-  constructor(api) {
+  constructor(api, may) {
     this.api = api;
+    this.may = may; // (scope) -> whether the API key has it: the text and file need `read`
     this.texts = new Map(); // document_id -> Promise<string[]> (code points)
     this.panel = $("source-panel");
     this.opener = null;
@@ -37,14 +40,22 @@ export class SourcePanel {
     return this.texts.get(documentId);
   }
 
+  /** Show retrieved passage number `n` (one of the closest, when nothing answered),
+   * highlighted in the text around it. */
+  showPassage(passage, n, opener) {
+    const { document_id, chunk_id, title, source, page, start, end, text } = passage;
+    const shown = { n, document_id, chunk_id, title, source, page, start, end, quote: text };
+    return this.show(shown, [], opener, "Passage");
+  }
+
   /** Show `citation`; `passages` are the answer's retrieved passages; focus returns to
    * `opener` on close. */
-  async show(citation, passages, opener) {
+  async show(citation, passages, opener, label = "Source") {
     this.opener = opener;
     this.citation = citation;
     const passage = $("source-passage");
     $("source-title").textContent = citation.title || basename(citation.source);
-    const where = [`Source ${citation.n}`];
+    const where = [`${label} ${citation.n}`];
     if (citation.page) where.push(`page ${citation.page}`);
     where.push(basename(citation.source));
     $("source-meta").textContent = where.join(" · ");
@@ -54,11 +65,17 @@ export class SourcePanel {
       `/v1/documents/${encodeURIComponent(citation.document_id)}/file` +
       (pdf && citation.page ? `#page=${citation.page}` : "");
     link.textContent = pdf && citation.page ? `Open the original at page ${citation.page}` : "Open the original";
+    link.parentElement.hidden = !this.may("read");
     $("source-note").textContent = "";
     clear(passage).append(el("p", { class: "loading" }, "Loading the passage…"));
     this.panel.hidden = false;
     document.body.classList.add("source-open");
     $("source-title").focus();
+    if (!this.may("read")) {
+      clear(passage).append(el("p", {}, el("mark", {}, citation.quote)));
+      $("source-note").textContent = "This API key may not read the documents, so the quote is shown without the text around it.";
+      return;
+    }
     try {
       let text = await this.codePoints(citation.document_id);
       if (!quotes(text, citation)) {
