@@ -1,13 +1,12 @@
 """The support check: does a quote from a passage support a claim?
 
 A quote supports a claim when both hold:
-- every number and name of the claim appears in the quote (a hard veto: "rebuilt in 1887"
-  is not supported by "rebuilt in 1897", nor "Keswick" by a quote about "Ambleside"), and
-  not with two names the other way round around the same words ("Brightline bought Acme"
-  against "Acme bought Brightline": swapped_roles).
-  Names are compared as written apart from typography: curly and straight apostrophes,
-  "CO2" / "CO 2", "SHP-2" / "SHP2", and an acronym for the words it abbreviates
-  ("UK" / "United Kingdom") are the same;
+- every number and name of the claim appears in what is quoted (a hard veto: "rebuilt in
+  1887" is not supported by "rebuilt in 1897", nor "Keswick" by a quote about
+  "Ambleside", nor "won it once" by "has won it three times"), and not with two names the
+  other way round around the same words ("Brightline bought Acme" against "Acme bought
+  Brightline"). What counts as the same number or name, as a reader reads it (number
+  words and digits, Greek letters and their names, acronyms, "X (Y)"), is answer.terms';
 - the support model (answer.models, trained by training/) reads quote and claim together
   and gives P(supported) at least `threshold`. It tells support from contradiction
   ("Brightline bought Acme" is refuted by "Acme bought Brightline", "did not buy" by
@@ -15,18 +14,18 @@ A quote supports a claim when both hold:
   of the answer contract.
 
 The quote is the best-supporting sentence of the passage, or two adjacent sentences when
-no single one supports the claim.
-Sentences that read as instructions to an assistant ("ignore previous instructions...")
-are never quotes: text planted in a document can not vouch for anything.
+no single one supports the claim. When the claim's terms are in the passage but in no one
+sentence or adjacent pair ("The Hollow Bridge stands in Keswick." ... "It has three
+arches."), up to MAX_PARTS sentences that hold them between them are read together and,
+when they support it, each is a quote of its own (the sentence cites them all; each is an
+exact span). Sentences that read as instructions to an assistant ("ignore previous
+instructions...") are never quotes: text planted in a document can not vouch for anything.
 
 A claim that is verbatim a sentence of the passage is supported by it with no model call
 (support 1.0): extractive answers are checked at no model cost. The candidate quotes of
 all the claims of one answer are read in at most two batches (`check_many`): single
 sentences first, then pairs of sentences for the claims no single sentence supports (pairs
 are twice as long to read and rarely needed).
-
-Deliberately not done: the first word of a claim is not treated as a name (every sentence
-starts with a capital).
 """
 
 from __future__ import annotations
@@ -37,13 +36,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from answer.models import PairScorer
+from answer.terms import missing_terms, swapped_roles, words_of
 from answer.text import normalize_space, sentence_spans
 from index import ConfigError
-from index.lexical import STOP_WORDS
 from retrieve import Passage
 
-_NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
-_NAME = re.compile(r"\b[A-Z][\w'’-]*|\b\w*[A-Z]\w*")
 _INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|context|"
     r"above|previous|prior)\b|\b(system prompt|you are now|you must (now )?(say|answer|reply|"
@@ -55,110 +52,6 @@ _INJECTION = re.compile(
 def looks_like_instruction(text: str) -> bool:
     """True for text addressed to an assistant rather than stating something."""
     return _INJECTION.search(text) is not None
-
-
-def _numbers(text: str) -> set[str]:
-    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
-
-
-def key_terms(claim: str) -> tuple[set[str], set[str]]:
-    """(numbers, names) a supporting quote must contain. Names: capitalised words or words
-    with a capital inside (iPhone), except the claim's first word and "I"."""
-    first = re.match(r"\W*\w+", claim)
-    rest = claim[first.end() :] if first else claim
-    names = {
-        word.strip("'’-")
-        for word in _NAME.findall(rest)
-        if word not in ("I",) and not word.isdigit() and word.strip("'’-")
-    }
-    return _numbers(claim), names
-
-
-_TOKEN = re.compile(r"\w+")
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
-
-
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.translate(_APOSTROPHES).lower())
-
-
-def _spellings(text: str) -> set[str]:
-    """Each run of one to three words of `text`, written without the spaces and
-    punctuation between them ("CO 2" -> "co2", "SHP-2" -> "shp2", "Hollow's" -> "hollows"
-    and "hollow"), plus the initials of runs of capitalised words ("United Kingdom" ->
-    "uk")."""
-    tokens = _tokens(text)
-    out = {"".join(tokens[i : i + n]) for n in (1, 2, 3) for i in range(len(tokens))}
-    for run in re.findall(r"(?:\b[A-Z][a-z]+(?:\s+(?:of|the|and|for)\s+|\s+)?){2,}", text):
-        words = [w for w in run.split() if w[:1].isupper()]
-        out.add("".join(w[0] for w in words).lower())
-    return out
-
-
-def missing_terms(claim: str, quote: str) -> list[str]:
-    """Numbers and names of `claim` that `quote` does not contain (typography aside)."""
-    numbers, names = key_terms(claim)
-    missing = sorted(numbers - _numbers(quote))
-    spellings = _spellings(quote)
-    for name in sorted(names):
-        squashed = "".join(_tokens(name))
-        if squashed in spellings or squashed.removesuffix("s") in spellings:
-            continue
-        if _abbreviated(name, claim, spellings):
-            continue
-        missing.append(name)
-    return missing
-
-
-_CAPITALISED = re.compile(r"\b[A-Z][\w'\u2019-]*(?:\s+[A-Z][\w'\u2019-]*)*")
-MAX_RELATION = 8  # words between two names that can make a relation
-_SYMMETRIC = {"and", "or", "nor", "with", "versus", "vs", "plus", "between", "the", "both"}
-
-
-def swapped_roles(claim: str, quote: str) -> str | None:
-    """The two names of `claim` that `quote` relates the other way round ("Brightline
-    bought Acme" against "Acme bought Brightline"; "from York to Leeds" against "from Leeds
-    to York"), as "A ... B", or None. Only the same words between the two names count, so a
-    paraphrase ("Brightline was bought by Acme") is left to the support model."""
-    said = " " + " ".join(_tokens(quote)) + " "
-    names: list[str] = []
-    for match in _CAPITALISED.finditer(claim):
-        words = _tokens(match.group(0))
-        while words and words[0] in STOP_WORDS:  # "The Leeds office" -> "leeds"
-            words = words[1:]
-        if words[-1:] == ["s"] and match.group(0)[-2:-1] in "'\u2019":
-            words = words[:-1]  # "Acme's" -> "acme"
-        name = " ".join(words)
-        if name and f" {name} " in said:
-            names.append(name)
-    claim_words = " " + " ".join(_tokens(claim)) + " "
-    for i, first in enumerate(names):
-        for second in names[i + 1 :]:
-            if first == second or first in second or second in first:
-                continue
-            start = claim_words.find(f" {first} ")
-            end = claim_words.find(f" {second} ", start + len(first) + 1)
-            if start < 0 or end < 0:
-                continue
-            between = claim_words[start + len(first) + 2 : end].strip()
-            if not between or len(between.split()) > MAX_RELATION:
-                continue
-            if set(between.split()) <= _SYMMETRIC:  # "Paris and London": either way round
-                continue
-            swapped = f" {second} {between} {first} "
-            if swapped in said and f" {first} {between} {second} " not in said:
-                return f"{second} {between} {first}"
-    return None
-
-
-def _abbreviated(name: str, claim: str, quote_spellings: set[str]) -> bool:
-    """True when `name` is one word of a capitalised run of the claim ("United Kingdom")
-    whose initials the quote has ("UK")."""
-    for run in re.finditer(r"(?:\b[A-Z][a-z]+(?:\s+(?:of|the|and|for)\s+|\s+)?){2,}", claim):
-        words = [w for w in run.group(0).split() if w[:1].isupper()]
-        if name in words and "".join(w[0] for w in words).lower() in quote_spellings:
-            return True
-    return False
 
 
 @dataclass(frozen=True)
@@ -175,6 +68,15 @@ class Quote:
 class Verdict:
     quote: Quote | None  # the supporting quote, or None
     reason: str | None  # why nothing in the passage supports the claim
+    gate: bool = False  # refused by the number/name gate, without the model
+    also: tuple[Quote, ...] = ()  # more quotes of the passage the claim needs (its terms)
+
+    @property
+    def quotes(self) -> tuple[Quote, ...]:
+        """Every quote the claim cites from this passage, in the passage's order."""
+        if self.quote is None:
+            return ()
+        return tuple(sorted((self.quote, *self.also), key=lambda q: q.start))
 
 
 @dataclass(frozen=True)
@@ -183,6 +85,15 @@ class _Candidate:
     start: int  # offsets into the passage text
     end: int
     paired: bool  # two adjacent sentences
+    also: tuple[tuple[int, int], ...] = ()  # further sentences read with it (not adjacent)
+
+    def text(self, passage: Passage) -> str:
+        """What the model reads as the quote: the span, then the others, in passage order."""
+        parts = sorted([(self.start, self.end), *self.also])
+        return " ".join(passage.text[s:e] for s, e in parts)
+
+
+MAX_PARTS = 3  # sentences of one passage a claim may cite together
 
 
 class SupportChecker:
@@ -249,10 +160,7 @@ class SupportChecker:
         if not todo:
             return {}
         probabilities = self.model.probabilities(
-            [
-                (items[c.item][1].text[c.start : c.end], normalize_space(items[c.item][0]))
-                for c in todo
-            ]
+            [(c.text(items[c.item][1]), normalize_space(items[c.item][0])) for c in todo]
         )
         supported = self.model.column(probabilities, "supported")
         contradicted = self.model.column(probabilities, "contradicted")
@@ -273,34 +181,82 @@ class SupportChecker:
         for s, e in spans:
             if normalize_space(passage.text[s:e]) == wanted:
                 return Verdict(self._quote(passage, s, e, 1.0), None), []
+        quotable = " ".join(passage.text[s:e] for s, e in singles)
+        missing = missing_terms(claim, quotable)
+        if missing:
+            return Verdict(
+                None,
+                f"no quotable sentence of the passage contains {', '.join(missing)}",
+                gate=True,
+            ), []
         agreeing = [(s, e) for s, e in spans if not missing_terms(claim, passage.text[s:e])]
         swaps = {span: swapped_roles(claim, passage.text[span[0] : span[1]]) for span in agreeing}
         if agreeing and all(swaps.values()):
             return Verdict(
                 None,
                 f"the passage says it the other way round ({next(iter(swaps.values()))!r})",
+                gate=True,
             ), []
         agreeing = [span for span in agreeing if not swaps[span]]
-        if not agreeing:
-            quotable = " ".join(passage.text[s:e] for s, e in singles)
-            missing = missing_terms(claim, quotable)
-            if missing:
+        words = words_of(claim)
+        if not agreeing:  # the terms are there, in sentences apart: quote them together
+            cover = self._cover(claim, passage, singles, words)
+            if cover is None:
                 return Verdict(
-                    None, f"no quotable sentence of the passage contains {', '.join(missing)}"
+                    None,
+                    f"no {MAX_PARTS} sentences of the passage hold the claim's numbers and "
+                    "names together",
+                    gate=True,
                 ), []
-            return Verdict(
-                None, "no sentence of the passage contains the claim's numbers and names together"
-            ), []
+            (s, e), *rest = cover
+            return None, [_Candidate(n, s, e, False, tuple(rest))]
         # The quotes sharing most words with the claim; the model reads only those.
-        words = set(_tokens(claim))
         paired = set(pairs)
         ranked = sorted(
             agreeing,
-            key=lambda span: (-len(words & set(_tokens(passage.text[span[0] : span[1]]))), span),
+            key=lambda span: (-len(words & words_of(passage.text[span[0] : span[1]])), span),
         )
         chosen = [s for s in ranked if s not in paired][: self.max_quotes]
         chosen += [s for s in ranked if s in paired][: self.max_quotes]
         return None, [_Candidate(n, s, e, (s, e) in paired) for s, e in chosen]
+
+    @staticmethod
+    def _cover(
+        claim: str, passage: Passage, singles: list[tuple[int, int]], words: set[str]
+    ) -> list[tuple[int, int]] | None:
+        """At most MAX_PARTS sentences that hold every number and name of the claim between
+        them (the one sharing most words with it first, then each adding most of what is
+        missing), in passage order; None when no such few do."""
+
+        def shared(span: tuple[int, int]) -> int:
+            return len(words & words_of(passage.text[span[0] : span[1]]))
+
+        chosen = [max(singles, key=shared)]
+        while True:
+            held = " ".join(passage.text[s:e] for s, e in chosen)
+            missing = len(missing_terms(claim, held))
+            if not missing:
+                break
+            if len(chosen) == MAX_PARTS:
+                return None
+            options = [
+                (
+                    missing - len(missing_terms(claim, held + " " + passage.text[s:e])),
+                    shared(span),
+                    span,
+                )
+                for span in singles
+                if span not in chosen
+                for s, e in [span]
+            ]
+            gain, _, best = max(options, default=(0, 0, (0, 0)))
+            if gain <= 0:
+                return None
+            chosen.append(best)
+        joined = " ".join(passage.text[s:e] for s, e in sorted(chosen))
+        if swapped_roles(claim, joined):
+            return None
+        return sorted(chosen)
 
     def _decide(self, passage: Passage, scored: list[tuple[_Candidate, float, float]]) -> Verdict:
         # One sentence is the better quote: two are used only when no single one passes.
@@ -322,7 +278,8 @@ class SupportChecker:
                 f"{self.threshold:.2f})",
             )
         chosen, score, _ = max(passing, key=lambda x: x[1])
-        return Verdict(self._quote(passage, chosen.start, chosen.end, score), None)
+        also = tuple(self._quote(passage, s, e, score) for s, e in chosen.also)
+        return Verdict(self._quote(passage, chosen.start, chosen.end, score), None, also=also)
 
     @staticmethod
     def _quote(passage: Passage, start: int, end: int, support: float) -> Quote:

@@ -108,26 +108,26 @@ def verify(
             if verdict.quote is None:
                 reasons.append(f"[{n}]: {verdict.reason}")
                 continue
-            quote = verdict.quote
-            key = (passage.document_id, quote.start, quote.end)
-            if key not in numbers:
-                numbers[key] = len(citations) + 1
-                citations.append(
-                    Citation(
-                        n=numbers[key],
-                        document_id=passage.document_id,
-                        chunk_id=passage.chunk_id,
-                        title=passage.title,
-                        source=passage.source,
-                        page=passage.page,
-                        start=quote.start,
-                        end=quote.end,
-                        quote=quote.text,
+            for quote in verdict.quotes:  # several when its terms sit in sentences apart
+                key = (passage.document_id, quote.start, quote.end)
+                if key not in numbers:
+                    numbers[key] = len(citations) + 1
+                    citations.append(
+                        Citation(
+                            n=numbers[key],
+                            document_id=passage.document_id,
+                            chunk_id=passage.chunk_id,
+                            title=passage.title,
+                            source=passage.source,
+                            page=passage.page,
+                            start=quote.start,
+                            end=quote.end,
+                            quote=quote.text,
+                        )
                     )
-                )
-            if numbers[key] not in kept:
-                kept.append(numbers[key])
-                supports.append(quote.support)
+                if numbers[key] not in kept:
+                    kept.append(numbers[key])
+                    supports.append(quote.support)
         if not kept:
             rejected.append(
                 Rejected(claim.text, "not supported by what it cites (" + "; ".join(reasons) + ")")

@@ -72,9 +72,13 @@ def measure(name: str, data: list[Pair], checker: SupportChecker) -> dict[str, A
     score = [v.quote.support if v.quote is not None else 0.0 for v in verdicts]
     labels = [label for _, _, label in data]
     counts = Counter(labels)
+    gated = Counter(x for v, x in zip(verdicts, labels, strict=True) if v.gate)
     result: dict[str, Any] = {
         "pairs": len(data),
         "labels": dict(counts),
+        # refused by the number/name gate before the model read them, by label
+        "gate_refused_by_label": dict(gated),
+        "multi_quote_passed": sum(1 for v in verdicts if v.also),
         "passed_share_by_label": {
             label: round(sum(p for p, x in zip(passed, labels, strict=True) if x == label) / n, 4)
             for label, n in counts.items()

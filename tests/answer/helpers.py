@@ -14,7 +14,7 @@ from answer import (
     QuestionAnswerer,
     SupportChecker,
 )
-from answer.support import missing_terms
+from answer.terms import missing_terms
 from index import KnowledgeBase
 from retrieve import Retriever
 from tests.helpers.fixtures import Readers
@@ -87,8 +87,13 @@ def assert_contract(answer: dict[str, Any], kb: KnowledgeBase) -> None:
         # 3. every (sentence, quote) pair passed the support check
         assert SUPPORT_THRESHOLD <= sentence["support"] <= 1.0
         claim = re.sub(r"\s*\[\d+\]", "", sentence["text"])
+        # ... its numbers and names in what it cites of each passage (one quote, or several
+        # of one passage when they sit in sentences apart)
+        by_chunk: dict[int, list[str]] = {}
         for n in sentence["citations"]:
-            assert missing_terms(claim, citations[n]["quote"]) == [], (claim, citations[n])
+            by_chunk.setdefault(citations[n]["chunk_id"], []).append(citations[n]["quote"])
+        for quotes in by_chunk.values():
+            assert missing_terms(claim, " ".join(quotes)) == [], (claim, quotes)
     in_text = {int(n) for n in re.findall(r"\[(\d+)\]", answer["answer"])}
     assert used == set(citations) == in_text
     assert sorted(citations) == list(range(1, len(citations) + 1))

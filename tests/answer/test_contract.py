@@ -192,3 +192,39 @@ def test_answers_hold_the_contract_on_every_store(
         if qa is not None:
             qa.close()
         store.close()
+
+
+def test_a_sentence_whose_terms_sit_in_sentences_apart_cites_each(readers: Readers) -> None:
+    """The claim's names are in one sentence of the passage and its number in another: the
+    sentence cites both quotes, each an exact span of the document."""
+    from answer import SupportChecker
+    from answer.text import Claim
+    from answer.verify import verify
+    from retrieve import Passage
+
+    text = (
+        "The Hollow Bridge stands in Keswick. It was rebuilt after a flood. "
+        "The bridge has three arches of local slate."
+    )
+    start = 50
+    passage = Passage(
+        3,
+        "d",
+        "default",
+        "Bridges",
+        "/d/b.txt",
+        None,
+        None,
+        start,
+        start + len(text),
+        text,
+        1.0,
+        0.9,
+    )
+    checker = SupportChecker(readers.support)
+    claim = "The Hollow Bridge in Keswick has three arches."
+    answer = verify("q?", [Claim(claim, (1,))], [passage], checker, "generative", "m").answer
+    assert answer.sentences[0].citations == (1, 2)
+    assert answer.answer == "The Hollow Bridge in Keswick has three arches [1][2]."
+    for citation in answer.citations:
+        assert text[citation.start - start : citation.end - start] == citation.quote

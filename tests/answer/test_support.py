@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from answer import PairScorer
-from answer.support import SupportChecker, looks_like_instruction, missing_terms, swapped_roles
+from answer.support import SupportChecker, looks_like_instruction
+from answer.terms import missing_terms, swapped_roles
 from retrieve import Passage
 from tests.helpers.fixtures import Readers
 
@@ -65,7 +66,7 @@ def test_the_veto_ignores_typography(claim: str, quote: str) -> None:
 
 def test_the_veto_still_tells_different_names_apart() -> None:
     assert missing_terms("Sales fell in the UK.", "Sales fell in the United States.") == ["UK"]
-    assert missing_terms("It binds SHP-2.", "It binds SHP-1.") == ["2", "SHP-2"]
+    assert missing_terms("It binds SHP-2.", "It binds SHP-1.") == ["SHP-2"]  # its number: its name
 
 
 @pytest.mark.parametrize(
@@ -180,3 +181,29 @@ def test_pairs_of_sentences_are_read_only_when_no_single_one_supports(
     else:
         assert model.pairs_scored - before == 2  # the sentence failed, so the pair was read
         assert verdict.quote is None or verdict.quote.text.startswith(first + " Its")
+
+
+def test_terms_in_sentences_apart_are_quoted_together_each_an_exact_span(
+    checker: SupportChecker,
+) -> None:
+    text = (
+        "The Hollow Bridge stands in Keswick. It was rebuilt after a flood. "
+        "The bridge has three arches of local slate."
+    )
+    verdict = checker.check("The Hollow Bridge in Keswick has three arches.", passage(text))
+    assert not verdict.gate, verdict.reason
+    assert verdict.quote is not None, verdict.reason
+    quotes = verdict.quotes
+    assert [q.text for q in quotes] == [
+        "The Hollow Bridge stands in Keswick.",
+        "The bridge has three arches of local slate.",
+    ]
+    for quote in quotes:
+        assert text[quote.start - 100 : quote.end - 100] == quote.text  # document offsets
+
+
+def test_a_number_in_words_is_vetoed_when_it_differs(checker: SupportChecker) -> None:
+    verdict = checker.check(
+        "Brazil won the World Cup once.", passage("Brazil has won the World Cup five times.")
+    )
+    assert verdict.quote is None and verdict.gate and "1" in (verdict.reason or "")
