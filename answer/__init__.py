@@ -2,6 +2,7 @@
 
 from answer.extractive import ExtractiveAnswerer
 from answer.followup import Turn, condense
+from answer.judge import SupportJudge
 from answer.llm import ChatClient
 from answer.models import PairScorer
 from answer.service import QuestionAnswerer
@@ -41,6 +42,7 @@ __all__ = [
     "QuestionAnswerer",
     "ReasonCode",
     "SupportChecker",
+    "SupportJudge",
     "Turn",
     "condense",
     "looks_like_instruction",

@@ -84,9 +84,11 @@ class QuestionAnswerer:
         return self.extractive.model.is_loaded and self.checker.model.is_loaded
 
     def close(self) -> None:
-        """Release the language model client's connections."""
+        """Release the language model clients' connections (the answers', the judge's)."""
         if self.llm is not None:
             self.llm.close()
+        if self.checker.judge is not None:
+            self.checker.judge.client.close()
 
     def standalone(
         self,

@@ -34,7 +34,9 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
+from answer.judge import SupportJudge
 from answer.models import PairScorer
 from answer.terms import missing_terms, swapped_roles, words_of
 from answer.text import normalize_space, sentence_spans
@@ -64,12 +66,16 @@ class Quote:
     support: float
 
 
+SupportBy = Literal["model", "judge", "verbatim"]
+
+
 @dataclass(frozen=True)
 class Verdict:
     quote: Quote | None  # the supporting quote, or None
     reason: str | None  # why nothing in the passage supports the claim
     gate: bool = False  # refused by the number/name gate, without the model
     also: tuple[Quote, ...] = ()  # more quotes of the passage the claim needs (its terms)
+    by: SupportBy = "model"  # what decided: the model, the judge, or verbatim (the gate)
 
     @property
     def quotes(self) -> tuple[Quote, ...]:
@@ -99,7 +105,15 @@ MAX_PARTS = 3  # sentences of one passage a claim may cite together
 class SupportChecker:
     """The gate of every answer sentence; the support model is given, loaded on first use."""
 
-    def __init__(self, model: PairScorer, threshold: float = 0.5, max_quotes: int = 6) -> None:
+    def __init__(
+        self,
+        model: PairScorer,
+        threshold: float = 0.5,
+        max_quotes: int = 6,
+        judge: SupportJudge | None = None,
+    ) -> None:
+        """`judge`: decides the pairs the model is unsure of (answer.judge); None: the
+        model alone."""
         if not 0.0 < threshold <= 1.0:
             raise ConfigError(f"CITED_SUPPORT_THRESHOLD must be within (0, 1], got {threshold}")
         if max_quotes < 1:
@@ -107,6 +121,7 @@ class SupportChecker:
         self.model = model
         self.threshold = threshold
         self.max_quotes = max_quotes
+        self.judge = judge
 
     @staticmethod
     def candidates(passage: Passage) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -149,9 +164,49 @@ class SupportChecker:
             else:
                 later += pairs[n]
         later += [c for n, group in pairs.items() if n not in read for c in group]
+        scores: dict[int, list[tuple[_Candidate, float, float]]] = dict(read)
         for n, scored in self._read(items, later).items():
-            verdicts[n] = self._decide(items[n][1], read.get(n, []) + scored)
+            scores[n] = read.get(n, []) + scored
+            verdicts[n] = self._decide(items[n][1], scores[n])
+        if self.judge is not None:
+            self._judged(items, verdicts, scores, self.judge)
         return [v for v in verdicts if v is not None]
+
+    def _judged(
+        self,
+        items: Sequence[tuple[str, Passage]],
+        verdicts: list[Verdict | None],
+        scores: dict[int, list[tuple[_Candidate, float, float]]],
+        judge: SupportJudge,
+    ) -> None:
+        """Let the judge decide, in one request, the items whose best quote the model is
+        unsure of (its P(supported) in the judge's band); a failed judge changes nothing."""
+        asked: list[tuple[int, _Candidate, float]] = []
+        for n, scored in scores.items():
+            best, probability, _ = max(scored, key=lambda x: (x[1], not x[0].paired))
+            if judge.uncertain(probability):
+                asked.append((n, best, probability))
+        if not asked:
+            return
+        answers = judge.judge(
+            [(c.text(items[n][1]), normalize_space(items[n][0])) for n, c, _ in asked]
+        )
+        if answers is None:
+            return
+        for (n, best, probability), answer in zip(asked, answers, strict=True):
+            passage = items[n][1]
+            if answer == "supported":
+                also = tuple(self._quote(passage, s, e, probability) for s, e in best.also)
+                quote = self._quote(passage, best.start, best.end, probability)
+                verdicts[n] = Verdict(quote, None, also=also, by="judge")
+            else:
+                said = "contradicts it" if answer == "contradicted" else "does not state it"
+                verdicts[n] = Verdict(
+                    None,
+                    f"the judge found that the passage {said} "
+                    f"({_clip(best.text(passage))!r}; P(supported) {probability:.2f})",
+                    by="judge",
+                )
 
     def _read(
         self, items: Sequence[tuple[str, Passage]], todo: list[_Candidate]
@@ -180,7 +235,7 @@ class SupportChecker:
         wanted = normalize_space(claim)
         for s, e in spans:
             if normalize_space(passage.text[s:e]) == wanted:
-                return Verdict(self._quote(passage, s, e, 1.0), None), []
+                return Verdict(self._quote(passage, s, e, 1.0), None, by="verbatim"), []
         quotable = " ".join(passage.text[s:e] for s, e in singles)
         missing = missing_terms(claim, quotable)
         if missing:

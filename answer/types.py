@@ -53,6 +53,9 @@ class AnswerSentence:
     text: str
     citations: tuple[int, ...]
     support: float
+    # what decided that its quotes support it: the support model, the judge (answer.judge),
+    # or nothing needed (a verbatim quote)
+    support_by: Literal["model", "judge", "verbatim"] = "model"
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,12 @@ class Answer:
             "reason": self.reason,
             "reason_code": self.reason_code,
             "sentences": [
-                {"text": s.text, "citations": list(s.citations), "support": round(s.support, 4)}
+                {
+                    "text": s.text,
+                    "citations": list(s.citations),
+                    "support": round(s.support, 4),
+                    "support_by": s.support_by,
+                }
                 for s in self.sentences
             ],
             "citations": [asdict(c) for c in self.citations],

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from answer.support import SupportChecker, Verdict
+from answer.support import SupportBy, SupportChecker, Verdict
 from answer.text import Claim, with_markers
 from answer.types import (
     MARKER,
@@ -103,11 +103,13 @@ def verify(
         kept: list[int] = []
         supports: list[float] = []
         reasons: list[str] = []
+        deciders: set[str] = set()
         for n, verdict in zip(valid, verdicts, strict=True):
             passage = passages[n - 1]
             if verdict.quote is None:
                 reasons.append(f"[{n}]: {verdict.reason}")
                 continue
+            deciders.add(verdict.by)
             for quote in verdict.quotes:  # several when its terms sit in sentences apart
                 key = (passage.document_id, quote.start, quote.end)
                 if key not in numbers:
@@ -133,9 +135,15 @@ def verify(
                 Rejected(claim.text, "not supported by what it cites (" + "; ".join(reasons) + ")")
             )
             continue
+        by: SupportBy = (
+            "judge" if "judge" in deciders else "verbatim" if deciders == {"verbatim"} else "model"
+        )
         sentences.append(
             AnswerSentence(
-                with_markers(_defuse_markers(claim.text), tuple(kept)), tuple(kept), min(supports)
+                with_markers(_defuse_markers(claim.text), tuple(kept)),
+                tuple(kept),
+                min(supports),
+                by,
             )
         )
     for item in rejected:

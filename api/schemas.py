@@ -234,6 +234,11 @@ class SentenceOut(BaseModel):
         description="The support model's probability that the cited quotes support the "
         "sentence (the lowest over its quotes; 1.0 for a verbatim quote)."
     )
+    support_by: Literal["model", "judge", "verbatim"] = Field(
+        description="What decided that the quotes support it: the support model, the "
+        "language-model judge (CITED_SUPPORT_JUDGE=llm, for sentences the model was unsure "
+        "of), or nothing needed (the sentence is its quote, verbatim)."
+    )
 
 
 class AnswerOut(BaseModel):

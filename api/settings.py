@@ -33,6 +33,8 @@ UNSET_MEANS = {
     "llm_base_url": "no language model: extractive answers only",
     "llm_model": "no language model",
     "llm_api_key": "none sent",
+    "support_judge_base_url": "CITED_LLM_BASE_URL",
+    "support_judge_model": "CITED_LLM_MODEL",
     "api_keys": "no keys (loopback only)",
     "api_keys_file": "none",
     "log_level": "warning; info for serve and ingest",
@@ -208,6 +210,23 @@ class Settings(BaseSettings):
     )
     support_threshold: float = Field(
         0.5, gt=0, le=1, description="Least P(supported) of a quote the support check accepts."
+    )
+    support_judge: Literal["off", "llm"] = Field(
+        "off",
+        description="`llm`: a language model decides the sentences whose P(supported) is in "
+        "[CITED_SUPPORT_JUDGE_LOW, CITED_SUPPORT_JUDGE_HIGH); a judge that fails leaves the "
+        "support model's verdict.",
+    )
+    support_judge_low: float = Field(0.2, ge=0, lt=1, description="Bottom of the judge's band.")
+    support_judge_high: float = Field(0.8, gt=0, le=1, description="Top of the judge's band.")
+    support_judge_base_url: str | None = Field(
+        None, description="OpenAI-compatible server of the judge; unset = CITED_LLM_BASE_URL."
+    )
+    support_judge_model: str | None = Field(
+        None, description="Model the judge's server runs; unset = CITED_LLM_MODEL."
+    )
+    support_judge_timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait for the judge before the support model decides."
     )
     min_relevance: float = Field(
         0.1, ge=-1, le=1, description="Abstain when no passage is at least this similar."

@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from answer import ChatClient, ExtractiveAnswerer, PairScorer, QuestionAnswerer, SupportChecker
+from answer import (
+    ChatClient,
+    ExtractiveAnswerer,
+    PairScorer,
+    QuestionAnswerer,
+    SupportChecker,
+    SupportJudge,
+)
 from answer.extractive import DEFAULT_THRESHOLD
 from answer.models import BUNDLED, MANIFEST
 from api.settings import Settings
@@ -191,6 +198,24 @@ def chat_client(settings: Settings) -> ChatClient | None:
     )
 
 
+def support_judge(settings: Settings) -> SupportJudge | None:
+    """The language-model judge of uncertain support (CITED_SUPPORT_JUDGE=llm), or None."""
+    if settings.support_judge == "off":
+        return None
+    base_url = settings.support_judge_base_url or settings.llm_base_url
+    model = settings.support_judge_model or settings.llm_model
+    if not base_url or not model:
+        raise ConfigError(
+            "CITED_SUPPORT_JUDGE=llm needs a language model: set CITED_LLM_BASE_URL and "
+            "CITED_LLM_MODEL (or CITED_SUPPORT_JUDGE_BASE_URL and CITED_SUPPORT_JUDGE_MODEL)"
+        )
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    client = ChatClient(
+        base_url, model, key, timeout=settings.support_judge_timeout, retries=0, max_tokens=256
+    )
+    return SupportJudge(client, settings.support_judge_low, settings.support_judge_high)
+
+
 def question_answerer(settings: Settings, retrieval: Retriever) -> QuestionAnswerer:
     fast = settings.fast_path_dir
     return QuestionAnswerer(
@@ -198,6 +223,7 @@ def question_answerer(settings: Settings, retrieval: Retriever) -> QuestionAnswe
         SupportChecker(
             PairScorer("support", settings.support_model, fast_path_dir=fast),
             settings.support_threshold,
+            judge=support_judge(settings),
         ),
         ExtractiveAnswerer(
             PairScorer("answer", settings.answer_model, fast_path_dir=fast),
