@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/support.py
 	$(BIN)/python bench/docs.py
+	$(BIN)/python bench/kinds.py
 	$(BIN)/python bench/query.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/page.py
