@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from answer.models import PairScorer  # noqa: E402
+from answer.models import WEIGHTS, PairScorer  # noqa: E402
 from answer.support import SupportChecker  # noqa: E402
 from ingest import offline  # noqa: E402
 from retrieve import Passage  # noqa: E402
@@ -109,16 +109,24 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="a random N pairs of each set")
     parser.add_argument("--sets", default="scifact,begin,wice")
     parser.add_argument("--model", default="bundled", help="CITED_SUPPORT_MODEL to measure")
+    parser.add_argument(
+        "--weights", type=Path, default=WEIGHTS, help="a folder of trained deltas (training/)"
+    )
+    parser.add_argument("--threshold", type=float, default=0.5, help="CITED_SUPPORT_THRESHOLD")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/support.json")
     args = parser.parse_args()
     offline.set_environment()
     checker = SupportChecker(
-        PairScorer("support", args.model, fast_path_dir=ROOT / "bench" / ".cache" / "models")
+        PairScorer(
+            "support", args.model, args.weights, fast_path_dir=ROOT / "bench" / ".cache" / "models"
+        ),
+        args.threshold,
     )
     results: dict[str, Any] = {
         "checker": {
             "kind": "number/name veto + support model",
             "model": args.model,
+            "weights": str(args.weights),
             "threshold": checker.threshold,
             "onnx": checker.model.fast,
         }

@@ -20,6 +20,12 @@
   answered the original is a negative for the edit. Only the answer sentence changes
   label, so the model learns to check the question's particulars, not the topic. The edit
   is dropped when its new word occurs anywhere in the paragraph (it might answer it);
+- question headings of permissively licensed documentation and podcast/meeting
+  transcripts (../shared/data/train/doc_faq: "## Why does curl not fail when the cable is
+  unplugged?" and the text under it): the section's first sentence answers (and the second
+  too when the first is a short lead-in); the sentences of other sections of the same page
+  sharing most words with the question, and one at random, do not. Pages whose bucket is
+  FAQ_HELD_OUT or more are held out for evaluation (training.evaluate);
 - related paragraphs: a question against the sentences sharing most words with it in
   another paragraph of the same article that does not hold its answer (a related but not
   answering passage, the commonest wrong answer of the first model).
@@ -32,13 +38,14 @@ import re
 from collections import Counter
 
 from answer.extractive import answer_pair as candidate_text
-from answer.text import sentence_spans
+from answer.text import normalize_space, sentence_spans
 from training import augment
 from training.data import (
     DATA,
     Example,
     Question,
     answer_sentence_ids,
+    bucket,
     read_jsonl,
     selqa,
     squad,
@@ -161,6 +168,50 @@ def yes_no_examples() -> list[Example]:
     return out
 
 
+FAQ_HELD_OUT = 85  # page buckets [85, 100) are held out
+FAQ_REPEAT = 2  # small and in the users' domain: seen twice per epoch
+
+
+def faq_pages(held_out: bool) -> list[dict]:  # type: ignore[type-arg]
+    return [
+        row
+        for row in read_jsonl(DATA / "train" / "doc_faq" / "faq.jsonl")
+        if (bucket(f"{row['repo']}/{row['path']}") >= FAQ_HELD_OUT) == held_out
+    ]
+
+
+def sentences_of(text: str) -> list[str]:
+    return [normalize_space(text[s:e]) for s, e in sentence_spans(text)]
+
+
+def faq_answers(row: dict) -> tuple[list[str], set[int]]:  # type: ignore[type-arg]
+    """The section's sentences and which of them answer its question heading."""
+    sentences = sentences_of(row["answer"])
+    answers = {0}
+    if len(sentences) > 1 and (len(sentences[0].split()) < 8 or sentences[0].endswith(":")):
+        answers.add(1)
+    return sentences, answers
+
+
+def faq_examples(rng: random.Random) -> list[Example]:
+    out: list[Example] = []
+    for row in faq_pages(held_out=False):
+        question = row["question"]
+        sentences, answers = faq_answers(row)
+        if not sentences:
+            continue
+        made = [Example(question, candidate_text(sentences, i), 1, "faq") for i in sorted(answers)]
+        elsewhere = [t for other in row["others"] for t in sentences_of(other)]
+        elsewhere = [t for t in elsewhere if len(t.split()) >= 4]
+        ids = list(range(len(elsewhere)))
+        picked = hardest(question, elsewhere, ids, 2)
+        rest = [i for i in ids if i not in picked]
+        picked += rng.sample(rest, min(1, len(rest)))
+        made += [Example(question, elsewhere[i], 0, "faq") for i in picked]
+        out += made * FAQ_REPEAT
+    return out
+
+
 MADE_UNANSWERABLE = 0.5  # share of answerable training questions given an edited twin
 RELATED = 0.3  # share of them read against a related paragraph of the same article
 _NEGATION = re.compile(r"\b(not|never|no|n't|without)\b", re.IGNORECASE)
@@ -224,16 +275,22 @@ def made_unanswerable(questions: list[Question], rng: random.Random) -> list[Exa
     return out
 
 
-def examples(seed: int) -> list[Example]:
+EXTRA = ("faq",)  # sets measured but not in the shipped mix (docs/models.md)
+
+
+def examples(seed: int, extra: tuple[str, ...] = ()) -> list[Example]:
     rng = random.Random(seed)
     v1, v2 = squad("v1.1", "train"), squad("v2", "train")
-    return (
+    out = (
         squad_examples(v1, rng, "squad_v1.1")
         + squad_examples(v2, rng, "squad_v2")
         + made_unanswerable(v1 + v2, rng)
         + selqa_examples(rng)
         + yes_no_examples()
     )
+    if "faq" in extra:
+        out += faq_examples(rng)
+    return out
 
 
 def describe(items: list[Example]) -> dict[str, int]:

@@ -42,6 +42,7 @@ class TrainConfig:
     seed: int = 13
     checkpoint_every: int = 200
     max_steps: int = 0  # 0: as many as the epochs make
+    full: bool = False  # fine-tune every weight but the word embeddings, not adapters
 
 
 def batches(examples: Sequence[Example], config: TrainConfig, tokenizer: object) -> list[list[int]]:
@@ -77,7 +78,11 @@ def train(examples: Sequence[Example], config: TrainConfig, work: Path) -> torch
     network = build_network(encoder, len(config.labels))
     torch.nn.init.normal_(network.head.weight, std=0.02)
     torch.nn.init.zeros_(network.head.bias)
-    lora.adapt(network, config.rank, config.alpha, config.dropout)
+    if config.full:
+        for name, param in network.named_parameters():
+            param.requires_grad = "word_embeddings" not in name
+    else:
+        lora.adapt(network, config.rank, config.alpha, config.dropout)
     plan = batches(examples, config, tokenizer)
     if config.max_steps:
         plan = plan[: config.max_steps]
@@ -129,7 +134,7 @@ def train(examples: Sequence[Example], config: TrainConfig, work: Path) -> torch
                 logits[:, 0], labels.float()
             )
         else:
-            loss = torch.nn.functional.cross_entropy(logits, labels)
+            loss = multi_class_loss(logits, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in network.parameters() if p.requires_grad], 1.0)
         optimizer.step()
@@ -153,7 +158,7 @@ def train(examples: Sequence[Example], config: TrainConfig, work: Path) -> torch
                 flush=True,
             )
         if (step + 1) % config.checkpoint_every == 0 and step + 1 < len(plan):
-            trainable = {n: p for n, p in network.state_dict().items() if _trainable(n)}
+            trainable = {n: p.detach() for n, p in network.named_parameters() if p.requires_grad}
             torch.save(
                 {
                     "config": asdict(config),
@@ -171,5 +176,12 @@ def train(examples: Sequence[Example], config: TrainConfig, work: Path) -> torch
     return trained
 
 
-def _trainable(name: str) -> bool:
-    return "LayerNorm" in name or name.startswith("head.") or ".lora_" in name
+def multi_class_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy, where the label one past the last (NOT_FIRST) means "any label but
+    the first": a binary set's "not entailed" says the claim is contradicted or lacks
+    support without saying which, so its loss is -log(1 - P(first))."""
+    log_p = torch.log_softmax(logits, dim=-1)
+    rest = torch.logsumexp(log_p[:, 1:], dim=-1)
+    known = labels < logits.shape[1]
+    picked = log_p.gather(1, labels.clamp(max=logits.shape[1] - 1)[:, None])[:, 0]
+    return -torch.where(known, picked, rest).mean()

@@ -69,7 +69,9 @@ def delta_tensors(network: torch.nn.Module) -> dict[str, torch.Tensor]:
         if not param.requires_grad:
             continue
         plain = name.replace(".base.", ".")
-        out[plain] = param.detach().to(torch.float16 if ".lora_" in name else torch.float32)
+        # adapters and (full fine-tuning) the weight matrices in fp16; norms, biases, head fp32
+        half = ".lora_" in name or (param.dim() == 2 and not name.startswith("head."))
+        out[plain] = param.detach().to(torch.float16 if half else torch.float32)
     return {k: v.contiguous() for k, v in sorted(out.items())}
 
 

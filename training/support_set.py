@@ -24,7 +24,8 @@ from answer.text import sentence_spans
 from training import augment
 from training.data import DATA, Example, read_jsonl, squad
 
-SUPPORTED, CONTRADICTED, NEI = range(3)
+SUPPORTED, CONTRADICTED, NEI, NOT_SUPPORTED = range(4)  # NOT_SUPPORTED: contradicted or NEI
+FEVER_SAMPLE = 8000  # of DocNLI's 18,209 FEVER pairs (Wikipedia, like SNLI and WiCE)
 assert SUPPORT_LABELS == ("supported", "contradicted", "not_enough_info")
 _SNLI = {"entailment": SUPPORTED, "contradiction": CONTRADICTED, "neutral": NEI}
 
@@ -60,6 +61,25 @@ def real_examples() -> list[Example]:
         out.extend([example, example, example])
     for row in read_jsonl(DATA / "train" / "wice" / "nonsupported_tokens_train.jsonl"):
         out.append(Example(wice_evidence(row), row["claim"], NEI, "wice_tokens"))
+    return out
+
+
+def docnli_examples(seed: int) -> list[Example]:
+    """DocNLI's binary MNLI (ten genres: speech, letters, fiction, reports...) and a sample of
+    its FEVER-NLI: entailed is supported, not entailed is "contradicted or not enough info"
+    (NOT_SUPPORTED; training.loop's loss reads it as 1 - P(supported))."""
+    rng = random.Random(seed)
+    out: list[Example] = []
+    folder = DATA / "train" / "docnli_binary"
+    for name, sample in (("mnli", None), ("fever", FEVER_SAMPLE)):
+        rows = [
+            r for split in ("dev", "test") for r in read_jsonl(folder / f"{name}_{split}.jsonl")
+        ]
+        if sample is not None:
+            rows = rng.sample(rows, min(sample, len(rows)))
+        for row in rows:
+            label = SUPPORTED if row["label"] == "entailment" else NOT_SUPPORTED
+            out.append(Example(row["premise"], row["hypothesis"], label, f"docnli_{name}"))
     return out
 
 
@@ -246,9 +266,14 @@ def question_examples() -> list[Example]:
     return out
 
 
-def examples(seed: int) -> list[Example]:
-    return real_examples() + made_examples(seed) + question_examples()
+EXTRA = ("docnli",)  # sets measured but not in the shipped mix (docs/models.md)
+
+
+def examples(seed: int, extra: tuple[str, ...] = ()) -> list[Example]:
+    added = docnli_examples(seed) if "docnli" in extra else []
+    return real_examples() + added + made_examples(seed) + question_examples()
 
 
 def describe(items: list[Example]) -> dict[str, int]:
-    return dict(Counter(f"{e.source}:{SUPPORT_LABELS[e.label]}" for e in items))
+    names = (*SUPPORT_LABELS, "not_supported")
+    return dict(Counter(f"{e.source}:{names[e.label]}" for e in items))

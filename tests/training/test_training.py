@@ -107,3 +107,76 @@ def test_unanswerable_twins_ask_what_the_paragraph_does_not_say() -> None:
     negated = Paragraph("Bridges", "The bridge was never rebuilt.", ((0, 29),))
     asked = Question("When was the bridge rebuilt?", ("x",), (0,), negated, False)
     assert unanswerable_twin(asked, [], random.Random(0)) is None  # it may say "not"
+
+
+@pytest.mark.slow
+def test_full_fine_tuning_ships_every_weight_the_loader_reads_back(tmp_path: Path) -> None:
+    config = loop.TrainConfig(
+        task="support",
+        labels=SUPPORT_LABELS,
+        batch_size=3,
+        max_steps=2,
+        full=True,
+        learning_rate=1e-3,
+    )
+    network = loop.train(TOY, config, tmp_path / "work")
+    out = tmp_path / "weights"
+    lora.save_delta(
+        network,
+        out / "support.safetensors",
+        {"full": True, "max_length": 64, "base": "all-MiniLM-L6-v2"},
+        SUPPORT_LABELS,
+    )
+    write_manifest(out, "support", "support.safetensors", {})
+    manifest = json.loads((out / MANIFEST.name).read_text())
+    tensors, meta = read_delta(out / "support.safetensors", manifest["support"]["sha256"])
+    assert not any(".lora_" in name for name in tensors)
+    assert "encoder.encoder.layer.5.intermediate.dense.weight" in tensors  # every layer's weights
+    assert tensors["encoder.encoder.layer.5.intermediate.dense.weight"].dtype == torch.float16
+    assert not any("word_embeddings" in name for name in tensors)  # kept from the base
+
+    scorer = PairScorer("support", weights=out)
+    pairs = [(e.first, e.second) for e in TOY]
+    features = scorer.loaded.tokenizer(
+        [p[0] for p in pairs], [p[1] for p in pairs], padding=True, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        trained = torch.softmax(network(**features), dim=-1).numpy()
+    assert np.allclose(scorer.probabilities(pairs), trained, atol=5e-3)  # fp16 weights
+
+
+def test_a_not_entailed_label_counts_against_supported_only() -> None:
+    logits = torch.tensor([[2.0, 0.0, 0.0], [2.0, 0.0, 0.0], [-2.0, 3.0, -1.0]])
+    not_supported = len(SUPPORT_LABELS)  # one past the labels: "contradicted or NEI"
+    loss = loop.multi_class_loss(logits, torch.tensor([not_supported] * 3))
+    p_first = torch.softmax(logits, dim=-1)[:, 0]
+    assert torch.isclose(loss, -torch.log(1 - p_first).mean())
+    # ordinary labels are plain cross-entropy
+    labels = torch.tensor([0, 1, 2])
+    assert torch.isclose(
+        loop.multi_class_loss(logits, labels), torch.nn.functional.cross_entropy(logits, labels)
+    )
+    # which of the other labels takes the mass does not matter to a not-entailed pair
+    a = loop.multi_class_loss(torch.tensor([[0.0, 4.0, 0.0]]), torch.tensor([not_supported]))
+    b = loop.multi_class_loss(torch.tensor([[0.0, 0.0, 4.0]]), torch.tensor([not_supported]))
+    assert torch.isclose(a, b)
+
+
+def test_calibration_chooses_by_the_mean_of_the_kinds() -> None:
+    from training.calibrate import KINDS, Asked, choose, figures
+
+    def asked(kind: str, expect: tuple[str, ...] | None, *scored: tuple[float, str]) -> Asked:
+        return Asked(kind, "calibration", expect, scored)
+
+    rows = []
+    for kind in KINDS:
+        # answerable: the answer is the best sentence at 0.3, or the second behind a 0.25
+        rows.append(asked(kind, ("1887",), (0.3, "It was rebuilt in 1887."), (0.1, "Other.")))
+        rows.append(asked(kind, ("three",), (0.25, "It is old."), (0.2, "It has three arches.")))
+        # unanswerable: best sentences at 0.15
+        rows.append(asked(kind, None, (0.15, "Something related.")))
+    threshold, keep_ratio = choose(rows)
+    assert 0.15 < threshold <= 0.2  # answers both, declines the third; highest such
+    assert keep_ratio <= 0.8  # the second sentence joins the first
+    assert figures(rows, threshold, keep_ratio)["correct"] == 1.0
+    assert figures(rows, 0.5, keep_ratio)["answerable_declined"] == 1.0
