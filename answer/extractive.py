@@ -14,10 +14,11 @@ candidates. A sentence ending in a
 colon is read together with the line it introduces (a command, a setting, a list item):
 neither answers alone.
 
-The best probability is the evidence: under `threshold` (calibrated on held-out SQuAD 2.0
-articles by training/evaluate.py, written in the model's manifest) the answerer abstains.
-Up to `max_sentences` sentences with a probability of at least `keep_ratio` of the best
-are returned, best first.
+The best probability is the evidence: under `threshold` the answerer abstains. Up to
+`max_sentences` sentences with a probability of at least `keep_ratio` of the best are
+returned, best first. Both are calibrated across five kinds of text written by others
+(training/calibrate.py, on the calibration documents of bench/kinds) and written in the
+model's manifest.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ MIN_WORDS = 3
 HEADING_WORDS = 12  # unpunctuated lines shorter than this are headings
 TERMINAL = re.compile(r"[.!…][\"'”’)\]]*$")
 DEFAULT_THRESHOLD = 0.5  # for a swapped-in model that brings no calibrated threshold
+DEFAULT_KEEP_RATIO = 0.85
 
 _WORD = re.compile(r"\w+")
 _INTRODUCED = re.compile(r":\s*\n")
@@ -113,22 +115,22 @@ class ExtractiveAnswerer:
         model: PairScorer,
         threshold: float | None = None,
         max_sentences: int = 3,
-        keep_ratio: float = 0.85,
+        keep_ratio: float | None = None,
     ) -> None:
-        """`threshold`: None takes the model's calibrated one (DEFAULT_THRESHOLD for a
-        model that has none)."""
+        """`threshold`, `keep_ratio`: None takes the model's calibrated ones
+        (DEFAULT_THRESHOLD, DEFAULT_KEEP_RATIO for a model that has none)."""
         if threshold is not None and not 0.0 <= threshold < 1.0:
             raise ConfigError(f"CITED_ABSTAIN_THRESHOLD must be within [0, 1), got {threshold}")
         if not 1 <= max_sentences <= 20:
             raise ConfigError(
                 f"CITED_ANSWER_SENTENCES must be between 1 and 20, got {max_sentences}"
             )
-        if not 0.0 < keep_ratio <= 1.0:
-            raise ConfigError(f"keep_ratio must be within (0, 1], got {keep_ratio}")
+        if keep_ratio is not None and not 0.0 <= keep_ratio <= 1.0:
+            raise ConfigError(f"keep_ratio must be within [0, 1], got {keep_ratio}")
         self.model = model
         self._threshold = threshold
         self.max_sentences = max_sentences
-        self.keep_ratio = keep_ratio
+        self._keep_ratio = keep_ratio
 
     @property
     def threshold(self) -> float:
@@ -136,6 +138,13 @@ class ExtractiveAnswerer:
             return self._threshold
         calibrated = self.model.loaded.threshold
         return DEFAULT_THRESHOLD if calibrated is None else calibrated
+
+    @property
+    def keep_ratio(self) -> float:
+        if self._keep_ratio is not None:
+            return self._keep_ratio
+        calibrated = self.model.loaded.keep_ratio
+        return DEFAULT_KEEP_RATIO if calibrated is None else calibrated
 
     def candidates(self, question: str, passages: Sequence[Passage]) -> list[_Candidate]:
         """The sentences worth reading, best cheap score first."""

@@ -114,7 +114,8 @@ def apply_delta(network: Any, tensors: dict[str, Any], meta: dict[str, Any]) -> 
     carries (layer norms, head). Fails when a name does not match the network."""
     import torch
 
-    scale = float(meta["alpha"]) / float(meta["rank"])
+    full = meta.get("full") == "True"  # every weight, not adapters (training.loop)
+    scale = 0.0 if full else float(meta["alpha"]) / float(meta["rank"])
     params = dict(network.named_parameters())
     with torch.no_grad():
         for name, value in tensors.items():
@@ -172,6 +173,11 @@ class LoadedModel:
     name: str  # where it came from, for logs and /health
     threshold: float | None = None  # the answer model's calibrated abstention threshold
     key: str = ""  # names these exact weights (for the ONNX cache)
+    keep_ratio: float | None = None  # calibrated with the threshold (training.calibrate)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def load_bundled(task: Task, weights: Path = WEIGHTS) -> LoadedModel:
@@ -200,6 +206,7 @@ def load_bundled(task: Task, weights: Path = WEIGHTS) -> LoadedModel:
         f"bundled:{task}",
         None if threshold is None else float(threshold),
         f"{task}-{entry['sha256'][:20]}",
+        _optional_float(entry.get("keep_ratio")),
     )
 
 
@@ -359,6 +366,7 @@ class PairScorer:
             f"bundled:{self.task}",
             None if threshold is None else float(threshold),
             key,
+            _optional_float(entry.get("keep_ratio")),
         )
 
     @property

@@ -1,5 +1,6 @@
 """`python -m training [answer|support|all]`: trains the reading models, writes their deltas
-and checksums to answer/weights/, then prints their evaluation table (training.evaluate).
+and checksums to answer/weights/, calibrates the answer decision across kinds of text
+(training.calibrate), then prints their evaluation table (training.evaluate).
 
     .venv/bin/python -m training all            # what `make models` runs
     .venv/bin/python -m training support --steps 20 --out /tmp/w   # a quick smoke run
@@ -20,14 +21,17 @@ from answer.models import ANSWER_LABELS, MANIFEST, SUPPORT_LABELS, WEIGHTS, sha2
 from training import answer_set, loop, lora, support_set
 
 ROOT = Path(__file__).resolve().parent.parent
+FULL_LEARNING_RATE = 4e-5  # full fine-tuning moves every weight: a tenth of the adapters' rate
 CONFIGS = {
     "support": loop.TrainConfig(task="support", labels=SUPPORT_LABELS, epochs=1.0, max_length=160),
     "answer": loop.TrainConfig(task="answer", labels=ANSWER_LABELS, epochs=1.0, max_length=128),
 }
 
 
-def build(task: str, seed: int) -> list:  # type: ignore[type-arg]
-    return support_set.examples(seed) if task == "support" else answer_set.examples(seed)
+def build(task: str, seed: int, extra: tuple[str, ...]) -> list:  # type: ignore[type-arg]
+    if task == "support":
+        return support_set.examples(seed, tuple(e for e in extra if e in support_set.EXTRA))
+    return answer_set.examples(seed, tuple(e for e in extra if e in answer_set.EXTRA))
 
 
 def write_manifest(out: Path, task: str, file: str, extra: dict) -> None:  # type: ignore[type-arg]
@@ -47,13 +51,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="stop after N steps (smoke runs)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-eval", action="store_true")
+    parser.add_argument("--full", action="store_true", help="fine-tune every weight (not adapters)")
+    parser.add_argument("--epochs", type=float, default=0.0, help="override the task's epochs")
+    parser.add_argument(
+        "--extra",
+        default="",
+        help="comma-separated sets beyond the shipped mix: docnli (support), faq (answer)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     tasks = ["support", "answer"] if args.task == "all" else [args.task]
     for task in tasks:
         config = replace(CONFIGS[task], max_steps=args.steps)
-        examples = build(task, config.seed)
+        if args.full:
+            config = replace(config, full=True, learning_rate=FULL_LEARNING_RATE)
+        if args.epochs:
+            config = replace(config, epochs=args.epochs)
+        extra = tuple(e for e in args.extra.split(",") if e)
+        unknown = set(extra) - set(support_set.EXTRA) - set(answer_set.EXTRA)
+        if unknown:
+            parser.error(f"unknown --extra {', '.join(sorted(unknown))}; known: docnli, faq")
+        examples = build(task, config.seed, extra)
         print(json.dumps({"task": task, "examples": len(examples)}), flush=True)
         started = time.perf_counter()
         network = loop.train(examples, config, args.work)
@@ -65,6 +84,10 @@ def main() -> None:
             args.out, task, file, {"train_minutes": round((time.perf_counter() - started) / 60, 1)}
         )
         print(json.dumps({"task": task, "saved": str(args.out / file)}), flush=True)
+    if "answer" in tasks and not args.steps:
+        from training import calibrate
+
+        calibrate.main(["--weights", str(args.out)])
     if not args.no_eval:
         from training import evaluate
 

@@ -166,3 +166,12 @@ def test_the_threshold_is_the_models_unless_set(readers: Readers) -> None:
     assert ExtractiveAnswerer(readers.answer, 0.3).threshold == 0.3
     with pytest.raises(ConfigError, match="CITED_ABSTAIN_THRESHOLD"):
         ExtractiveAnswerer(PairScorer("answer"), 1.5)
+
+
+def test_the_sentences_kept_follow_the_models_calibration_unless_set(readers: Readers) -> None:
+    calibrated = readers.answer.loaded.keep_ratio
+    assert calibrated is not None, "the shipped manifest carries the calibrated keep_ratio"
+    assert ExtractiveAnswerer(readers.answer).keep_ratio == calibrated
+    assert ExtractiveAnswerer(readers.answer, keep_ratio=1.0).keep_ratio == 1.0
+    with pytest.raises(ConfigError, match="keep_ratio"):
+        ExtractiveAnswerer(readers.answer, keep_ratio=1.5)

@@ -1,0 +1,92 @@
+"""The contradictions outside testing found passing the support check (issue 23), through
+the public generative path like tests/answer/test_faithfulness.py: an antonym verb, a
+negation inside the quote, a number in words against one in digits. Each comes with the
+faithful sentence of the same fact, which must be kept, so that refusing everything
+cannot pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from answer import QuestionAnswerer
+from index import KnowledgeBase, SentenceTransformerEmbedder
+from tests.answer.helpers import assert_contract, make_qa
+from tests.helpers.corpora import ingested
+from tests.helpers.fixtures import Readers
+from tests.openai_stub import Reply, Stub, serve
+
+FINDINGS = """# Findings of the review
+
+Downregulation of the kinase activates the stress pathway in liver cells.
+Coffee intake was not associated with an increased risk of stroke in the cohort.
+Uruguay has won the World Cup twice, in 1930 and 1950.
+The committee approved the budget after a second vote.
+"""
+QUESTION = "What did the review find?"
+
+CASES = [
+    # (faithful, contradiction)
+    pytest.param(
+        "Downregulation of the kinase turns on the stress pathway in liver cells.",
+        "Downregulation of the kinase deactivates the stress pathway in liver cells.",
+        id="antonym-verb",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="issue 23 (open): the shipped support model reads 'deactivates' against 'activates' as support; neither DocNLI's MNLI/FEVER (LoRA, measured) "
+            "nor a lexical polarity veto (non-discriminative on SciFact) fixes it yet",
+        ),
+    ),
+    pytest.param(
+        "Coffee intake was not linked to a higher risk of stroke in the cohort.",
+        "Coffee intake increased the risk of stroke in the cohort.",
+        id="negation-in-quote",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="issue 23 (open): the shipped support model reads 'increased the risk' against 'was not associated with an increased risk' as support; neither DocNLI's MNLI/FEVER (LoRA, measured) "
+            "nor a lexical polarity veto (non-discriminative on SciFact) fixes it yet",
+        ),
+    ),
+    pytest.param(
+        "Uruguay has won the World Cup two times, in 1930 and 1950.",
+        "Uruguay has won the World Cup once, in 1930.",
+        id="number-words",
+    ),
+    pytest.param(
+        "The budget was approved by the committee after a second vote.",
+        "The committee rejected the budget after a second vote.",
+        id="antonym-verb-approved",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def qa(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: SentenceTransformerEmbedder,
+    readers: Readers,
+) -> Iterator[tuple[QuestionAnswerer, KnowledgeBase, Stub]]:
+    with (
+        ingested(tmp_path_factory.mktemp("patterns"), {"review.md": FINDINGS}, embedder) as kb,
+        serve() as stub,
+    ):
+        made = make_qa(kb, embedder, readers, stub.base_url, retry_unverified=False)
+        yield made, kb, stub
+        made.close()
+
+
+def kept(qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str) -> bool:
+    answerer, kb, stub = qa
+    stub.replies(Reply(sentence.rstrip(".") + " [1]."))
+    answer = answerer.ask(QUESTION, mode="generative")
+    assert_contract(answer.to_dict(), kb)
+    return not answer.abstained
+
+
+@pytest.mark.parametrize(("faithful", "contradiction"), CASES)
+def test_the_contradiction_is_removed_and_the_faithful_sentence_kept(
+    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], faithful: str, contradiction: str
+) -> None:
+    assert kept(qa, faithful), f"faithful sentence refused: {faithful!r}"
+    assert not kept(qa, contradiction), f"contradiction kept: {contradiction!r}"
