@@ -130,6 +130,7 @@ def test_full_fine_tuning_ships_every_weight_the_loader_reads_back(tmp_path: Pat
     write_manifest(out, "support", "support.safetensors", {})
     manifest = json.loads((out / MANIFEST.name).read_text())
     tensors, meta = read_delta(out / "support.safetensors", manifest["support"]["sha256"])
+    assert meta["full"] == "True"
     assert not any(".lora_" in name for name in tensors)
     assert "encoder.encoder.layer.5.intermediate.dense.weight" in tensors  # every layer's weights
     assert tensors["encoder.encoder.layer.5.intermediate.dense.weight"].dtype == torch.float16
