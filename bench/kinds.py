@@ -47,6 +47,7 @@ from api.settings import Settings
 from index import KnowledgeBase, Scope
 from ingest import LogProgress
 from retrieve import Passage
+from training.calibrate import contains
 
 HERE = ROOT / "bench" / "kinds"
 KINDS = ("transcripts", "essays", "meetings", "policies", "docs")
@@ -54,15 +55,6 @@ SPLITS = ("calibration", "test")
 CANDIDATES = 5  # candidates kept per question in the results
 HEAD = 200  # characters of an answer kept in the results
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-
-
-def flat(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def contains(text: str, phrases: Sequence[str]) -> bool:
-    said = flat(text)
-    return any(flat(p) in said for p in phrases)
 
 
 @dataclass(frozen=True)
