@@ -146,8 +146,11 @@ class ExtractiveAnswerer:
         calibrated = self.model.loaded.keep_ratio
         return DEFAULT_KEEP_RATIO if calibrated is None else calibrated
 
-    def candidates(self, question: str, passages: Sequence[Passage]) -> list[_Candidate]:
-        """The sentences worth reading, best cheap score first."""
+    def candidates(
+        self, question: str, passages: Sequence[Passage], shortlist: int = SHORTLIST
+    ) -> list[_Candidate]:
+        """The sentences worth reading, best cheap score first: the `shortlist` best, and
+        the sentence after each of the best few."""
         wanted = content_terms(question)
         asked = normalize_space(question).lower()
         ranked: list[_Candidate] = []
@@ -175,7 +178,7 @@ class ExtractiveAnswerer:
                     following[previous] = candidate
                 previous = candidate
         ranked.sort(key=lambda c: -c.cheap)
-        chosen = ranked[:SHORTLIST]
+        chosen = ranked[:shortlist]
         for top in ranked[:FOLLOWERS]:
             after = following.get(top)
             if after is not None and after not in chosen:

@@ -20,7 +20,6 @@ from typing import Any
 from corpora import CACHE, ROOT, read_jsonl
 from kinds import HERE, KINDS, contains
 
-import answer.extractive as extractive
 from answer.types import PassagesEvent
 from api import wiring
 from api.settings import Settings
@@ -38,12 +37,7 @@ def features(qa: Any, embedder: Any, row: dict[str, Any], collection: str | None
             break
     answerer = qa.extractive
     shortlist = {c.text for c in answerer.candidates(question, passages)}
-    saved = extractive.SHORTLIST
-    extractive.SHORTLIST = 10**6
-    try:
-        every = answerer.candidates(question, passages)
-    finally:
-        extractive.SHORTLIST = saved
+    every = answerer.candidates(question, passages, shortlist=10**9)  # every sentence
     sentences = []
     if every:
         probabilities = answerer.model.probabilities([(question, c.pair) for c in every])

@@ -4,6 +4,9 @@ any test can run on an answer."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from answer import (
@@ -17,9 +20,36 @@ from answer import (
 from answer.terms import missing_terms
 from index import KnowledgeBase
 from retrieve import Retriever
+from tests.helpers.corpora import ingested
 from tests.helpers.fixtures import Readers
+from tests.openai_stub import Reply, Stub, serve
 
 SUPPORT_THRESHOLD = 0.5
+
+Scripted = tuple[QuestionAnswerer, KnowledgeBase, Stub]  # generative path, scripted model
+
+
+@contextmanager
+def scripted_qa(
+    folder: Path, files: dict[str, str], embedder: Any, readers: Readers
+) -> Iterator[Scripted]:
+    """A generative QuestionAnswerer over `files` (ingested into `folder`) whose language
+    model is the scripted stub: the support check decides what is kept."""
+    with ingested(folder, files, embedder) as kb, serve() as stub:
+        made = make_qa(kb, embedder, readers, stub.base_url, retry_unverified=False)
+        try:
+            yield made, kb, stub
+        finally:
+            made.close()
+
+
+def kept(qa: Scripted, question: str, sentence: str) -> bool:
+    """Whether the answer keeps `sentence` when the model replies with it, citing [1]."""
+    answerer, kb, stub = qa
+    stub.replies(Reply(sentence.rstrip(".") + " [1]."))
+    answer = answerer.ask(question, mode="generative")
+    assert_contract(answer.to_dict(), kb)
+    return not answer.abstained
 
 
 class QAFactory:

@@ -10,12 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from answer import QuestionAnswerer
-from index import KnowledgeBase, SentenceTransformerEmbedder
-from tests.answer.helpers import assert_contract, make_qa
-from tests.helpers.corpora import ingested
+from index import SentenceTransformerEmbedder
+from tests.answer.helpers import Scripted, kept, scripted_qa
 from tests.helpers.fixtures import Readers
-from tests.openai_stub import Reply, Stub, serve
 
 FINDINGS = """# Findings of the review
 
@@ -62,27 +59,16 @@ def qa(
     tmp_path_factory: pytest.TempPathFactory,
     embedder: SentenceTransformerEmbedder,
     readers: Readers,
-) -> Iterator[tuple[QuestionAnswerer, KnowledgeBase, Stub]]:
-    with (
-        ingested(tmp_path_factory.mktemp("patterns"), {"review.md": FINDINGS}, embedder) as kb,
-        serve() as stub,
-    ):
-        made = make_qa(kb, embedder, readers, stub.base_url, retry_unverified=False)
-        yield made, kb, stub
-        made.close()
-
-
-def kept(qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str) -> bool:
-    answerer, kb, stub = qa
-    stub.replies(Reply(sentence.rstrip(".") + " [1]."))
-    answer = answerer.ask(QUESTION, mode="generative")
-    assert_contract(answer.to_dict(), kb)
-    return not answer.abstained
+) -> Iterator[Scripted]:
+    with scripted_qa(
+        tmp_path_factory.mktemp("patterns"), {"review.md": FINDINGS}, embedder, readers
+    ) as made:
+        yield made
 
 
 @pytest.mark.parametrize(("faithful", "contradiction"), CASES)
 def test_the_contradiction_is_removed_and_the_faithful_sentence_kept(
-    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], faithful: str, contradiction: str
+    qa: Scripted, faithful: str, contradiction: str
 ) -> None:
-    assert kept(qa, faithful), f"faithful sentence refused: {faithful!r}"
-    assert not kept(qa, contradiction), f"contradiction kept: {contradiction!r}"
+    assert kept(qa, QUESTION, faithful), f"faithful sentence refused: {faithful!r}"
+    assert not kept(qa, QUESTION, contradiction), f"contradiction kept: {contradiction!r}"

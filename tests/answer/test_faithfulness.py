@@ -9,12 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from answer import QuestionAnswerer
-from index import KnowledgeBase, SentenceTransformerEmbedder
-from tests.answer.helpers import assert_contract, make_qa
-from tests.helpers.corpora import ingested
+from index import SentenceTransformerEmbedder
+from tests.answer.helpers import Scripted, assert_contract, kept, scripted_qa
 from tests.helpers.fixtures import Readers
-from tests.openai_stub import Reply, Stub, serve
+from tests.openai_stub import Reply
 
 DEALS = """# Acme and Brightline
 
@@ -77,54 +75,35 @@ def qa(
     tmp_path_factory: pytest.TempPathFactory,
     embedder: SentenceTransformerEmbedder,
     readers: Readers,
-) -> Iterator[tuple[QuestionAnswerer, KnowledgeBase, Stub]]:
-    with (
-        ingested(tmp_path_factory.mktemp("faithful"), {"deals.md": DEALS}, embedder) as kb,
-        serve() as stub,
-    ):
-        made = make_qa(kb, embedder, readers, stub.base_url, retry_unverified=False)
-        yield made, kb, stub
-        made.close()
-
-
-def kept(qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str) -> bool:
-    answerer, kb, stub = qa
-    stub.replies(Reply(sentence.rstrip(".") + " [1]."))
-    answer = answerer.ask(QUESTION, mode="generative")
-    assert_contract(answer.to_dict(), kb)
-    return not answer.abstained
+) -> Iterator[Scripted]:
+    with scripted_qa(
+        tmp_path_factory.mktemp("faithful"), {"deals.md": DEALS}, embedder, readers
+    ) as made:
+        yield made
 
 
 @pytest.mark.parametrize("sentence", FAITHFUL)
-def test_a_faithful_paraphrase_is_kept(
-    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str
-) -> None:
-    assert kept(qa, sentence)
+def test_a_faithful_paraphrase_is_kept(qa: Scripted, sentence: str) -> None:
+    assert kept(qa, QUESTION, sentence)
 
 
 @pytest.mark.parametrize("sentence", NEGATED)
-def test_a_negation_is_removed(
-    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str
-) -> None:
-    assert not kept(qa, sentence)
+def test_a_negation_is_removed(qa: Scripted, sentence: str) -> None:
+    assert not kept(qa, QUESTION, sentence)
 
 
 @pytest.mark.parametrize("sentence", ROLES_SWAPPED)
-def test_swapped_roles_are_removed(
-    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str
-) -> None:
-    assert not kept(qa, sentence)
+def test_swapped_roles_are_removed(qa: Scripted, sentence: str) -> None:
+    assert not kept(qa, QUESTION, sentence)
 
 
 @pytest.mark.parametrize("sentence", WRONG_RELATION)
-def test_a_wrong_relation_is_removed(
-    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub], sentence: str
-) -> None:
-    assert not kept(qa, sentence)
+def test_a_wrong_relation_is_removed(qa: Scripted, sentence: str) -> None:
+    assert not kept(qa, QUESTION, sentence)
 
 
 def test_the_removed_sentence_goes_and_the_faithful_one_stays(
-    qa: tuple[QuestionAnswerer, KnowledgeBase, Stub],
+    qa: Scripted,
 ) -> None:
     answerer, kb, stub = qa
     stub.replies(Reply("In 2019 Acme acquired Brightline [1]. Brightline bought Acme in 2019 [1]."))
