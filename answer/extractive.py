@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from answer.models import PairScorer
 from answer.support import looks_like_instruction
-from answer.text import Claim, normalize_space, sentence_spans
+from answer.text import HEADING_WORDS, TERMINAL, Claim, normalize_space, sentence_spans
 from index import ConfigError
 from index.lexical import STOP_WORDS
 from retrieve import Passage
@@ -39,8 +39,6 @@ W_PASSAGE = 0.3
 SHORTLIST = 6
 FOLLOWERS = 3  # the sentence after each of the best few is read too
 MIN_WORDS = 3
-HEADING_WORDS = 12  # unpunctuated lines shorter than this are headings
-TERMINAL = re.compile(r"[.!…][\"'”’)\]]*$")
 DEFAULT_THRESHOLD = 0.5  # for a swapped-in model that brings no calibrated threshold
 DEFAULT_KEEP_RATIO = 0.85
 

@@ -39,7 +39,7 @@ from typing import Literal
 from answer.judge import SupportJudge
 from answer.models import PairScorer
 from answer.terms import missing_terms, swapped_roles, words_of
-from answer.text import normalize_space, sentence_spans
+from answer.text import is_heading, normalize_space, sentence_spans
 from index import ConfigError
 from retrieve import Passage
 
@@ -126,7 +126,9 @@ class SupportChecker:
     @staticmethod
     def candidates(passage: Passage) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Quotable spans of a passage (offsets into its text): the sentences that are not
-        instructions, and the pairs of adjacent ones."""
+        instructions, and the pairs of adjacent ones. A heading starts no pair: "Findings
+        of the review" + its first sentence reads to the model as more support than the
+        sentence alone (a contradiction of that sentence passed the check through it)."""
         spans = [
             (s, e)
             for s, e in sentence_spans(passage.text)
@@ -135,7 +137,8 @@ class SupportChecker:
         pairs = [
             (a[0], b[1])
             for a, b in itertools.pairwise(spans)
-            if not looks_like_instruction(passage.text[a[0] : b[1]])
+            if not is_heading(passage.text[a[0] : a[1]])
+            and not looks_like_instruction(passage.text[a[0] : b[1]])
         ]
         return spans, pairs
 

@@ -85,6 +85,9 @@ ABBREVIATIONS = frozenset(
     ]
 )
 
+HEADING_WORDS = 12  # unpunctuated lines shorter than this are headings
+TERMINAL = re.compile(r"[.!…][\"'”’)\]]*$")  # a statement's end ("?" asks, ":" introduces)
+
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)]|#))")
 _WORD_BEFORE = re.compile(r"([\w.]+)[.!?…]+[\"'”’)\]]*$")
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -105,6 +108,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         start = end
     _add(spans, text, start, len(text))
     return spans
+
+
+def is_heading(sentence: str) -> bool:
+    """A title rather than a statement: fewer than HEADING_WORDS words and no closing
+    mark ("Findings of the review", "Rate limits"). A line that asks ("How do I reset?")
+    or introduces ("Default port:") is no heading: it belongs with what follows."""
+    text = sentence.strip()
+    closed = TERMINAL.search(text) or text.endswith(("?", ":", ";"))
+    return not closed and len(text.split()) < HEADING_WORDS
 
 
 def _ends_sentence(text: str, start: int, stop: int, end: int) -> bool:

@@ -29,12 +29,6 @@ CASES = [
         "Downregulation of the kinase turns on the stress pathway in liver cells.",
         "Downregulation of the kinase deactivates the stress pathway in liver cells.",
         id="antonym-verb",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="issue 23 (open): the support model refuses 'deactivates' against the "
-            "sentence alone (P 0.14) but passes it against the quote '# Findings of the review' "
-            "+ that sentence (P 0.80): the heading runs into the passage's first sentence",
-        ),
     ),
     pytest.param(
         "Coffee intake was not linked to a higher risk of stroke in the cohort.",

@@ -183,6 +183,21 @@ def test_pairs_of_sentences_are_read_only_when_no_single_one_supports(
         assert verdict.quote is None or verdict.quote.text.startswith(first + " Its")
 
 
+def test_a_heading_is_paired_with_no_sentence_but_a_question_or_an_intro_is() -> None:
+    text = (
+        "Findings of the review\n\nThe kinase activates the pathway. It was measured twice."
+        "\n\nHow do I reset it?\n\nRun the reset command.\n\nDefault port:\n\n8000 on every host."
+    )
+    spans, pairs = SupportChecker.candidates(passage(text))
+    assert "Findings of the review" in [text[s:e] for s, e in spans]
+    assert [text[s:e] for s, e in pairs if "\n" in text[s:e]] == [
+        "It was measured twice.\n\nHow do I reset it?",
+        "How do I reset it?\n\nRun the reset command.",
+        "Run the reset command.\n\nDefault port:",
+        "Default port:\n\n8000 on every host.",
+    ]
+
+
 def test_terms_in_sentences_apart_are_quoted_together_each_an_exact_span(
     checker: SupportChecker,
 ) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from answer.text import Claim, parse_claims, sentence_spans, sentences, with_markers
+from answer.text import Claim, is_heading, parse_claims, sentence_spans, sentences, with_markers
 
 
 def test_sentences_respect_abbreviations_initials_and_decimals() -> None:
@@ -80,3 +81,18 @@ def test_markers_go_before_the_final_punctuation() -> None:
     assert with_markers("A is B.", (1, 2)) == "A is B [1][2]."
     assert with_markers('He said "stop."', (3,)) == 'He said "stop [3]."'
     assert with_markers("No stop", (1,)) == "No stop [1]."
+
+
+@pytest.mark.parametrize(
+    ("line", "heading"),
+    [
+        ("Findings of the review", True),
+        ("  Rate limits \n", True),
+        ("The kinase activates the pathway.", False),
+        ("How do I reset it?", False),
+        ("Default port:", False),
+        ("A line of twelve words or more that has no stop at its end at all", False),
+    ],
+)
+def test_a_heading_is_a_short_line_without_a_closing_mark(line: str, heading: bool) -> None:
+    assert is_heading(line) is heading
