@@ -79,7 +79,9 @@ def main() -> None:
         extra = tuple(e for e in args.extra.split(",") if e)
         unknown = set(extra) - set(support_set.EXTRA) - set(answer_set.EXTRA)
         if unknown:
-            parser.error(f"unknown --extra {', '.join(sorted(unknown))}; known: faq")
+            parser.error(
+                f"unknown --extra {', '.join(sorted(unknown))}; known: {', '.join(sorted(set(support_set.EXTRA) | set(answer_set.EXTRA)))}"
+            )
         examples = build(task, config.seed, extra)
         print(json.dumps({"task": task, "examples": len(examples)}), flush=True)
         started = time.perf_counter()

@@ -36,12 +36,14 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 from answer.extractive import answer_pair as candidate_text
 from answer.text import normalize_space, sentence_spans
 from training import augment
 from training.data import (
     DATA,
+    SETS,
     Example,
     Question,
     answer_sentence_ids,
@@ -168,14 +170,22 @@ def yes_no_examples() -> list[Example]:
     return out
 
 
+FAQ = DATA / "train" / "doc_faq" / "faq.jsonl"  # not in ../shared/data now: see faq_pages
 FAQ_HELD_OUT = 85  # page buckets [85, 100) are held out
 FAQ_REPEAT = 2  # small and in the users' domain: seen twice per epoch
 
 
 def faq_pages(held_out: bool) -> list[dict]:  # type: ignore[type-arg]
+    if not FAQ.exists():
+        raise FileNotFoundError(
+            f"{FAQ} is missing: doc_faq was converted into ../shared/data, which is read-only "
+            "and rebuilt from its own sources, and its converter went with it; the set is "
+            "measured, not shipped (docs/models.md). Rebuild it under training/sets/ to use "
+            "--extra faq"
+        )
     return [
         row
-        for row in read_jsonl(DATA / "train" / "doc_faq" / "faq.jsonl")
+        for row in read_jsonl(FAQ)
         if (bucket(f"{row['repo']}/{row['path']}") >= FAQ_HELD_OUT) == held_out
     ]
 
@@ -210,6 +220,66 @@ def faq_examples(rng: random.Random) -> list[Example]:
         made += [Example(question, elsewhere[i], 0, "faq") for i in picked]
         out += made * FAQ_REPEAT
     return out
+
+
+FRIENDS_HELD_OUT = 70  # episode buckets [70, 100) are held out: 5 of 17 episodes
+FRIENDS_NEGATIVES = 3  # hard (most words shared), and one at random
+FRIENDS_REPEAT = 2  # small and the only dialogue: seen twice per epoch
+
+
+def friends_scenes(held_out: bool) -> list[dict]:  # type: ignore[type-arg]
+    return [
+        row
+        for row in read_jsonl(SETS / "friendsqa" / "friendsqa.jsonl")
+        if (bucket(row["episode"]) >= FRIENDS_HELD_OUT) == held_out
+    ]
+
+
+def friends_questions(row: dict) -> Iterator[tuple[str, list[str], set[int], set[int]]]:  # type: ignore[type-arg]
+    """Each question of a scene with the scene's sentences, the ones holding its first
+    answer, and the ones holding any annotator's answer (never negatives). A question
+    answered by who spoke (the speaker's name) is left out: no sentence states it."""
+    text = row["text"]
+    spans = sentence_spans(text)
+    sentences = [normalize_space(text[s:e]) for s, e in spans]
+
+    def holding(start: int, end: int) -> set[int]:
+        return {i for i, (s, e) in enumerate(spans) if s < end and start < e}
+
+    for qa in row["questions"]:
+        first = qa["answers"][0]
+        if text[first[1] : first[1] + 2] == ": " and "\n" not in text[first[0] : first[1]]:
+            continue  # the answer is the speaker's name
+        positives = holding(*first)
+        anywhere = set().union(*(holding(s, e) for s, e in qa["answers"]))
+        if positives:
+            yield qa["question"], sentences, positives, anywhere
+
+
+def friends_examples(rng: random.Random) -> list[Example]:
+    """Questions written about dialogue (FriendsQA): the sentence holding the answer
+    against the scene's other lines; conversational text and questions in the readers'
+    own words, which SQuAD's lack."""
+    out: list[Example] = []
+    for row in friends_scenes(held_out=False):
+        for question, sentences, positives, anywhere in friends_questions(row):
+            made = [
+                Example(question, candidate_text(sentences, i), 1, "friendsqa")
+                for i in sorted(positives)
+            ]
+            others = [
+                i
+                for i in range(len(sentences))
+                if i not in anywhere and len(sentences[i].split()) >= 4
+            ]
+            picked = hardest(question, sentences, others, FRIENDS_NEGATIVES)
+            rest = [i for i in others if i not in picked]
+            picked += rng.sample(rest, min(1, len(rest)))
+            made += [
+                Example(question, candidate_text(sentences, i), 0, "friendsqa") for i in picked
+            ]
+            out += made
+    return out * FRIENDS_REPEAT
 
 
 MADE_UNANSWERABLE = 0.5  # share of answerable training questions given an edited twin
@@ -275,7 +345,7 @@ def made_unanswerable(questions: list[Question], rng: random.Random) -> list[Exa
     return out
 
 
-EXTRA = ("faq",)  # sets measured but not in the shipped mix (docs/models.md)
+EXTRA = ("faq", "friends")  # sets measured but not in the shipped mix (docs/models.md)
 
 
 def examples(seed: int, extra: tuple[str, ...] = ()) -> list[Example]:
@@ -290,6 +360,8 @@ def examples(seed: int, extra: tuple[str, ...] = ()) -> list[Example]:
     )
     if "faq" in extra:
         out += faq_examples(rng)
+    if "friends" in extra:
+        out += friends_examples(rng)
     return out
 
 

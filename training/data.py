@@ -13,6 +13,7 @@ SciFact is never read here for training (non-commercial: evaluation only).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import random
@@ -24,6 +25,7 @@ from typing import Any, Literal
 from answer.text import sentence_spans
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SETS = Path(__file__).resolve().parent / "sets"  # sets this project converted, kept here
 Split = Literal["train", "calib", "test"]
 
 
@@ -52,7 +54,9 @@ class Question:
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
+    """The rows of a JSONL file, gzipped (.gz) or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for line in handle:
             if line.strip():
                 yield json.loads(line)

@@ -24,7 +24,7 @@ from collections import Counter
 from answer.models import SUPPORT_LABELS
 from answer.text import sentence_spans
 from training import augment
-from training.data import DATA, Example, read_jsonl, squad
+from training.data import DATA, SETS, Example, read_jsonl, squad
 
 SUPPORTED, CONTRADICTED, NEI, NOT_SUPPORTED = range(4)  # NOT_SUPPORTED: contradicted or NEI
 FEVER_SAMPLE = 8000  # of DocNLI's 18,209 FEVER pairs (Wikipedia, like SNLI and WiCE)
@@ -72,10 +72,10 @@ def docnli_examples(seed: int) -> list[Example]:
     (NOT_SUPPORTED; training.loop's loss reads it as 1 - P(supported))."""
     rng = random.Random(seed)
     out: list[Example] = []
-    folder = DATA / "train" / "docnli_binary"
+    folder = SETS / "docnli_binary"
     for name, sample in (("mnli", None), ("fever", FEVER_SAMPLE)):
         rows = [
-            r for split in ("dev", "test") for r in read_jsonl(folder / f"{name}_{split}.jsonl")
+            r for split in ("dev", "test") for r in read_jsonl(folder / f"{name}_{split}.jsonl.gz")
         ]
         if sample is not None:
             rows = rng.sample(rows, min(sample, len(rows)))

@@ -181,3 +181,24 @@ def test_calibration_chooses_by_the_mean_of_the_kinds() -> None:
     assert keep_ratio <= 0.8  # the second sentence joins the first
     assert figures(rows, threshold, keep_ratio)["correct"] == 1.0
     assert figures(rows, 0.5, keep_ratio)["answerable_declined"] == 1.0
+
+
+def test_sets_kept_in_the_repository_read_back_with_answers_inside_their_text() -> None:
+    """The converted sets the shipped weights need travel with the repository (the given
+    ../shared/data is read-only): gzipped DocNLI reads back, and every FriendsQA answer
+    offset lies in its scene, on a sentence the training examples can take."""
+    from training.answer_set import friends_questions, friends_scenes
+    from training.data import SETS, read_jsonl
+
+    first = next(read_jsonl(SETS / "docnli_binary" / "mnli_dev.jsonl.gz"))
+    assert first["label"] in {"entailment", "not_entailment"} and first["hypothesis"]
+    scenes = friends_scenes(held_out=False) + friends_scenes(held_out=True)
+    assert len(scenes) == 249
+    for row in scenes:
+        for qa in row["questions"]:
+            for start, end in qa["answers"]:
+                assert 0 <= start < end <= len(row["text"]), qa["id"]
+    used = sum(1 for row in scenes for _ in friends_questions(row))
+    assert used >= 0.9 * sum(len(row["questions"]) for row in scenes)
+    held_out = {row["episode"] for row in friends_scenes(held_out=True)}
+    assert held_out.isdisjoint(row["episode"] for row in friends_scenes(held_out=False))
